@@ -1,0 +1,72 @@
+# Helpers shared by the stages: target lists and the exact config slice each rule depends on.
+from itertools import combinations_with_replacement
+
+from strata.models import layer_specs
+
+
+wildcard_constraints:
+    model="[A-Za-z][A-Za-z0-9_]*",
+    model_a="[A-Za-z][A-Za-z0-9_]*",
+    model_b="[A-Za-z][A-Za-z0-9_]*",
+    dataset="[A-Za-z][A-Za-z0-9_]*",
+    task="[A-Za-z][A-Za-z0-9_]*",
+    layer="[A-Za-z0-9_]+",
+    measure="[a-z_]+",
+
+
+MODEL_LAYERS = {
+    name: [s.name for s in layer_specs(m)] for name, m in config["models"].items()
+}
+
+
+def layers_of(model):
+    return MODEL_LAYERS[model]
+
+
+def model_pairs():
+    """Unordered model pairs, self-pairs included, in config order."""
+    pairs = config["similarity"]["pairs"]
+    if pairs == "all":
+        return list(combinations_with_replacement(config["models"], 2))
+    return [tuple(pair) for pair in pairs]
+
+
+def dataset_slice(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def model_slice(wildcards):
+    return config["models"][wildcards.model]
+
+
+def task_slice(wildcards):
+    return config["tasks"][wildcards.task]
+
+
+def probe_metrics_of_task(wildcards):
+    """Every (model, layer) metrics file of one task."""
+    return [
+        f"results/probes/{model}/{wildcards.dataset}/{wildcards.task}/{layer}/metrics.json"
+        for model in config["models"]
+        for layer in layers_of(model)
+    ]
+
+
+def probe_summaries():
+    return {
+        task: f"results/probes/summary/{spec['dataset']}/{task}.tsv"
+        for task, spec in config["tasks"].items()
+    }
+
+
+def similarity_matrices():
+    dataset = config["similarity"]["dataset"]
+    return [
+        f"results/similarity/{a}/{b}/{dataset}/{measure}.parquet"
+        for a, b in model_pairs()
+        for measure in config["similarity"]["measures"]
+    ]
+
+
+def model_cards():
+    return [f"results/models/{model}" for model in config["models"]]

@@ -1,0 +1,22 @@
+rule extract_features:
+    input:
+        model="results/models/{model}",
+        manifest="results/data/{dataset}/manifest.parquet",
+        audio="results/data/{dataset}/audio",
+    output:
+        directory("results/features/{model}/{dataset}"),
+    log:
+        "logs/extract_features/{model}/{dataset}.log",
+    benchmark:
+        "benchmarks/extract_features/{model}/{dataset}.tsv"
+    conda:
+        "../envs/features.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        model=model_slice,
+        features=config["features"],
+    script:
+        "../workflow_scripts/extract_features.py"

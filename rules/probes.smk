@@ -1,0 +1,41 @@
+rule train_probe:
+    input:
+        features="results/features/{model}/{dataset}",
+        manifest="results/data/{dataset}/manifest.parquet",
+    output:
+        metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
+        checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.pt",
+    log:
+        "logs/train_probe/{model}/{dataset}/{task}/{layer}.log",
+    benchmark:
+        "benchmarks/train_probe/{model}/{dataset}/{task}/{layer}.tsv"
+    conda:
+        "../envs/probes.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        task=task_slice,
+        probe=config["probe"],
+    script:
+        "../workflow_scripts/train_probe.py"
+
+
+rule summarise_probes:
+    input:
+        probe_metrics_of_task,
+    output:
+        "results/probes/summary/{dataset}/{task}.tsv",
+    log:
+        "logs/summarise_probes/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/summarise_probes/{dataset}/{task}.tsv"
+    conda:
+        "../envs/probes.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/summarise_probes.py"

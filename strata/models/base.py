@@ -1,0 +1,85 @@
+"""The adapter contract every model family implements.
+
+A family knows, from its config alone and without importing torch, the ordered named layers
+its encoder exposes (so the DAG can be built before any model is loaded); it can materialise a
+checkpoint (random init, or resolve a local pretrained one) and load it as an :class:`Encoder`.
+An encoder maps a padded waveform batch to every layer at once, each (batch, time, dim) with the
+number of valid frames per utterance.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import torch
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of an encoder.
+
+    ``frame_rate`` is in frames per second; ``None`` marks an utterance-level layer (one vector
+    per utterance, e.g. pooled statistics or an embedding), returned with time dimension 1.
+    """
+
+    name: str
+    frame_rate: float | None
+
+
+@dataclass
+class LayerOutput:
+    """A layer's activations for a batch: ``hidden`` (B, T, D) and valid ``lengths`` (B,)."""
+
+    hidden: torch.Tensor
+    lengths: torch.Tensor
+
+
+class Encoder(ABC):
+    """A loaded model that returns every layer from one forward pass."""
+
+    layers: list[LayerSpec]
+    sample_rate: int = SAMPLE_RATE
+
+    @abstractmethod
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerOutput]:
+        """Run waves (B, S) float32 at ``sample_rate``, zero-padded; lengths (B,) in samples.
+
+        Returns one :class:`LayerOutput` per layer name, in ``layers`` order. Padding must not
+        change any valid frame's value beyond numerical noise.
+        """
+
+    @abstractmethod
+    def to(self, device: str | torch.device) -> Encoder:
+        """Move to ``device``; return self."""
+
+
+class ModelFamily(ABC):
+    """A family of models (e.g. HF transformers audio encoders) behind one adapter."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
+        """Ordered layers for a model config. Must be cheap: no torch, no weights."""
+
+    @abstractmethod
+    def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
+        """Make the checkpoint the encoder will load and return its path.
+
+        Random-init models are built from ``cfg`` with its seed and saved under ``out_dir``;
+        pretrained ones return their existing local path untouched.
+        """
+
+    @abstractmethod
+    def weight_files(self, checkpoint: Path) -> list[Path]:
+        """The files whose bytes define the weights (hashed into provenance)."""
+
+    @abstractmethod
+    def load(self, cfg: dict[str, Any], checkpoint: Path) -> Encoder:
+        """Load a materialised checkpoint as an eval-mode encoder on CPU."""

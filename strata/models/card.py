@@ -1,0 +1,58 @@
+"""Model cards: the materialised checkpoint of a configured model plus its provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from strata.io import atomic_dir, read_json, write_json
+from strata.models.base import Encoder
+from strata.models.registry import get_family
+from strata.provenance import provenance, sha256_files
+
+CARD = "card.json"
+
+
+def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Materialise ``cfg`` under ``out_dir`` (atomically) and write its card."""
+    family = get_family(cfg["family"])
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        checkpoint = Path(family.materialise(cfg, tmp))
+        # Checkpoints written inside the model dir are recorded relative to it, so the
+        # directory can move (and the temp dir be renamed) without breaking the card.
+        inside = checkpoint.resolve().is_relative_to(tmp.resolve())
+        source = os.path.relpath(checkpoint, tmp) if inside else str(checkpoint.resolve())
+        card = {
+            "model": name,
+            "family": cfg["family"],
+            "init": cfg["init"],
+            "source": source,
+            "weights_sha256": sha256_files(family.weight_files(checkpoint)),
+            "layers": [
+                {"name": s.name, "frame_rate": s.frame_rate} for s in family.layer_specs(cfg)
+            ],
+            "provenance": provenance(cfg),
+        }
+        write_json(tmp / CARD, card)
+    return card
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / CARD
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model card; run the prepare_model rule first")
+    return read_json(path)
+
+
+def load_model(model_dir: Path, cfg: dict[str, Any]) -> tuple[Encoder, dict[str, Any]]:
+    """Load the encoder a card describes; its layers must be the ones the DAG was built with."""
+    card = read_card(model_dir)
+    checkpoint = Path(model_dir) / card["source"]  # an absolute source stays absolute
+    encoder = get_family(card["family"]).load(cfg, checkpoint)
+    expected = [layer["name"] for layer in card["layers"]]
+    actual = [spec.name for spec in encoder.layers]
+    if actual != expected:
+        raise ValueError(f"{model_dir}: model exposes layers {actual}, card says {expected}")
+    return encoder, card

@@ -1,0 +1,31 @@
+"""Name → model family. Adding a family is one module and one line here."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from strata.models.base import LayerSpec, ModelFamily
+
+# Lazy "module:Class" references keep torch out of Snakefile parse time.
+FAMILIES: dict[str, str] = {
+    "hf_transformers": "strata.models.hf:HFTransformersFamily",
+    "speechbrain_ecapa": "strata.models.ecapa:EcapaFamily",
+    "resemblyzer": "strata.models.ge2e:ResemblyzerFamily",
+}
+
+
+def get_family(name: str) -> ModelFamily:
+    """Instantiate the family registered under ``name``."""
+    try:
+        target = FAMILIES[name]
+    except KeyError:
+        known = ", ".join(sorted(FAMILIES))
+        raise KeyError(f"unknown model family {name!r}; known families: {known}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def layer_specs(model_cfg: dict[str, Any]) -> list[LayerSpec]:
+    """Ordered layers of a configured model (cheap; used to build the DAG)."""
+    return get_family(model_cfg["family"]).layer_specs(model_cfg)

@@ -1,0 +1,89 @@
+"""All layer × layer similarities between two models, stored as a labelled matrix."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from strata.features.shards import read_shard, read_shard_metadata
+from strata.io import atomic_path
+from strata.similarity.measures import get_measure
+
+META_KEY = b"strata"
+
+
+def ids_digest(utt_ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(utt_ids).encode()).hexdigest()
+
+
+def load_layers(feature_dir: Path, layers: list[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read utterance-level shards of ``layers``; all must hold the same ids in the same order."""
+    arrays: dict[str, np.ndarray] = {}
+    ids: list[str] | None = None
+    for layer in layers:
+        path = Path(feature_dir) / f"{layer}.parquet"
+        if read_shard_metadata(path)["level"] != "utterance":
+            raise ValueError(f"{path}: similarity needs utterance-level shards")
+        layer_ids, arrays[layer] = read_shard(path)
+        if ids is None:
+            ids = layer_ids
+        else:
+            check_same_ids(ids, layer_ids, f"{path} vs {feature_dir}/{layers[0]}.parquet")
+    return ids or [], arrays
+
+
+def check_same_ids(ids_a: list[str], ids_b: list[str], where: str) -> None:
+    """Fail unless both sides hold exactly the same utterance ids in the same order."""
+    if ids_a == ids_b:
+        return
+    missing = sorted(set(ids_a) ^ set(ids_b))[:5]
+    detail = f"ids differ, e.g. {missing}" if missing else "same ids in a different order"
+    raise ValueError(f"{where}: representations are not on identical utterances ({detail})")
+
+
+def similarity_matrix(
+    layers_a: dict[str, np.ndarray], layers_b: dict[str, np.ndarray], measure: str
+) -> pd.DataFrame:
+    """Rows: layers of A, columns: layers of B; each layer's Gram matrix is computed once."""
+    m = get_measure(measure)
+    prepared_b = {name: m.prepare(x, name) for name, x in layers_b.items()}
+    values = np.empty((len(layers_a), len(layers_b)))
+    for i, (name_a, x) in enumerate(layers_a.items()):
+        # Reuse B's state when A is the same array (self-pairs), avoiding a second Gram.
+        k = prepared_b[name_a] if layers_a is layers_b else m.prepare(x, name_a)
+        for j, k2 in enumerate(prepared_b.values()):
+            values[i, j] = np.vdot(k, k2)
+    return pd.DataFrame(values, index=list(layers_a), columns=list(layers_b))
+
+
+def write_similarity(matrix: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
+    """Parquet: a ``layer`` column with A's layer names, then one column per layer of B."""
+    table = pa.Table.from_pandas(matrix.rename_axis("layer").reset_index(), preserve_index=False)
+    meta = {**metadata, "rows": list(matrix.index), "columns": list(matrix.columns)}
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_similarity(path: str | Path) -> pd.DataFrame:
+    """A similarity matrix as a DataFrame (index: layers of A, columns: layers of B).
+
+    Its metadata (models, measure, n, utterance-id digest, provenance) is in ``df.attrs``.
+    """
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not a strata similarity matrix (no metadata)")
+    meta = json.loads(raw)
+    df = table.to_pandas().set_index("layer")
+    df.index.name = meta.get("model_a")
+    df.columns.name = meta.get("model_b")
+    df.attrs.update(meta)
+    return df

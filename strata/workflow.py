@@ -1,0 +1,31 @@
+"""Glue for workflow_scripts/: logging into the rule's log file, typed access to snakemake."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def rule_logging(smk: Any) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (progress bars, warnings) to the rule's log file."""
+    path = smk.log[0] if smk.log else None
+    stream = open(path, "w") if path else sys.stderr  # noqa: SIM115 - closed below
+    old = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = stream
+    logging.basicConfig(
+        stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
+    )
+    log = logging.getLogger(f"strata.{smk.rule}")
+    try:
+        yield log
+    except BaseException:
+        log.exception("rule %s failed", smk.rule)
+        raise
+    finally:
+        sys.stdout, sys.stderr = old
+        if path:
+            stream.close()

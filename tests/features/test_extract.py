@@ -1,0 +1,93 @@
+"""extract_features with a tiny analytic encoder: batching and padding must not matter."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from strata.features import read_shard, read_shard_metadata
+from strata.features.extract import extract_features
+from strata.models.base import Encoder, LayerOutput, LayerSpec
+
+
+class FrameEnergy(Encoder):
+    """Layer 'frames': per 10 ms frame (mean, max); layer 'utt': utterance RMS (T=1)."""
+
+    layers = [LayerSpec("frames", 100.0), LayerSpec("utt", None)]
+
+    def __call__(self, waves, lengths):
+        hop = self.sample_rate // 100
+        n_frames = lengths // hop
+        framed = waves[:, : waves.shape[1] // hop * hop].reshape(len(waves), -1, hop)
+        hidden = torch.stack([framed.mean(-1), framed.amax(-1)], dim=-1)
+        rms = torch.stack([(w[:n] ** 2).mean().sqrt() for w, n in zip(waves, lengths)])
+        return {
+            "frames": LayerOutput(hidden, n_frames),
+            "utt": LayerOutput(rms[:, None, None], torch.ones_like(lengths)),
+        }
+
+    def to(self, device):
+        return self
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    (tmp_path / "audio").mkdir()
+    for i, seconds in enumerate([0.5, 1.23, 0.31, 0.8, 1.0]):
+        wave = rng.uniform(-0.5, 0.5, int(seconds * 16000)).astype(np.float32)
+        sf.write(tmp_path / "audio" / f"u{i}.flac", wave, 16000, subtype="PCM_16")
+        rows.append({"utt_id": f"u{i}", "path": f"audio/u{i}.flac", "duration": seconds})
+    return tmp_path, pd.DataFrame(rows)
+
+
+def reference(path):
+    wave, _ = sf.read(path, dtype="float32")
+    frames = wave[: len(wave) // 160 * 160].reshape(-1, 160)
+    per_frame = np.stack([frames.mean(-1), frames.max(-1)], -1)
+    return per_frame, np.sqrt((wave**2).mean())
+
+
+CFG = {"level": "utterance", "pooling": "mean", "chunk_size": 2, "device": "cpu"}
+
+
+@pytest.mark.parametrize("batch_seconds", [0.2, 1.0, 100.0])
+def test_utterance_level_matches_unbatched_reference(corpus, tmp_path, batch_seconds):
+    root, manifest = corpus
+    out = tmp_path / "features"
+    cfg = {**CFG, "batch_seconds": batch_seconds}
+    rows = extract_features(FrameEnergy(), manifest, root, out, cfg, {"model": "toy"})
+    assert rows == {"frames": 5, "utt": 5}
+    ids, frames = read_shard(out / "frames.parquet")
+    assert ids == manifest["utt_id"].tolist()
+    for i, path in enumerate(root / manifest["path"]):
+        per_frame, rms = reference(path)
+        np.testing.assert_allclose(frames[i], per_frame.mean(0), atol=1e-6)
+        np.testing.assert_allclose(read_shard(out / "utt.parquet")[1][i], [rms], rtol=1e-5)
+    meta = read_shard_metadata(out / "frames.parquet")
+    assert meta["layer_index"] == 0 and meta["num_layers"] == 2 and meta["frame_rate"] == 100.0
+    assert meta["pooling"] == "mean" and meta["model"] == "toy"
+
+
+def test_frame_level_writes_every_valid_frame_in_order(corpus, tmp_path):
+    root, manifest = corpus
+    out = tmp_path / "features"
+    cfg = {**CFG, "level": "frame", "batch_seconds": 1.0}
+    extract_features(FrameEnergy(), manifest, root, out, cfg, {"model": "toy"})
+    ids, frames = read_shard(out / "frames.parquet")
+    expected = [reference(root / p)[0] for p in manifest["path"]]
+    np.testing.assert_allclose(frames, np.concatenate(expected), atol=1e-6)
+    assert ids == [u for u, e in zip(manifest["utt_id"], expected) for _ in range(len(e))]
+    assert read_shard_metadata(out / "utt.parquet")["level"] == "utterance"
+
+
+def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):
+    root, manifest = corpus
+    (root / "audio" / "u3.flac").write_bytes(b"not audio")
+    out = tmp_path / "features"
+    with pytest.raises(ValueError, match="u3.flac"):
+        extract_features(FrameEnergy(), manifest, root, out, {**CFG, "batch_seconds": 1.0}, {})
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".features")] == []

@@ -1,0 +1,114 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from strata.features.shards import ShardWriter
+from strata.io import read_json
+from strata.probes import classification_data, train_linear_probe
+from strata.probes.linear import predict
+from strata.probes.run import run_probe, summarise
+
+PROBE = {
+    "lr": 0.01,
+    "weight_decay": 1e-4,
+    "batch_size": 32,
+    "max_epochs": 60,
+    "patience": 8,
+    "seed": 0,
+}
+
+
+def toy_manifest(n_per_class=30, classes=("a", "b", "c")):
+    rows = []
+    for c in classes:
+        for i in range(n_per_class):
+            split = "train" if i < n_per_class * 0.6 else "dev" if i < n_per_class * 0.8 else "test"
+            rows.append({"utt_id": f"{c}{i:03d}", "label": c, "split": split})
+    rows.append({"utt_id": "zz_nolabel", "label": None, "split": "train"})
+    rows.append({"utt_id": "zz_verif", "label": "a", "split": "verification"})
+    return pd.DataFrame(rows)
+
+
+def blobs(manifest, separation, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = {c: rng.normal(size=8) * separation for c in ["a", "b", "c"]}
+    return np.stack([centers.get(lab, np.zeros(8)) + rng.normal(size=8) for lab in manifest.label])
+
+
+def test_classification_data_uses_only_labelled_split_rows():
+    manifest = toy_manifest()
+    x = blobs(manifest, 1.0)
+    data = classification_data(manifest, manifest.utt_id.tolist(), x, {"label": "label"})
+    assert data.classes == ["a", "b", "c"]
+    assert sum(len(v) for v in data.ids.values()) == 90
+    assert "zz_nolabel" not in data.ids["train"] and "zz_verif" not in data.ids["test"]
+    row = manifest.index[manifest.utt_id == data.ids["dev"][0]][0]
+    np.testing.assert_array_equal(data.x["dev"][0], x[row])
+    assert data.classes[data.y["dev"][0]] == manifest.label[row]
+
+
+def test_classification_data_errors():
+    manifest = toy_manifest()
+    x = blobs(manifest, 1.0)
+    with pytest.raises(KeyError, match="'speaker'"):
+        classification_data(manifest, manifest.utt_id.tolist(), x, {"label": "speaker"})
+    with pytest.raises(ValueError, match="disagree"):
+        classification_data(manifest, manifest.utt_id.tolist()[::-1], x, {"label": "label"})
+    manifest.loc[manifest.label.eq("c") & manifest.split.eq("train"), "split"] = "dev"
+    with pytest.raises(ValueError, match="absent from train: \\['c'\\]"):
+        classification_data(manifest, manifest.utt_id.tolist(), x, {"label": "label"})
+
+
+def test_probe_separates_separable_classes_and_not_noise():
+    manifest = toy_manifest()
+    ids = manifest.utt_id.tolist()
+    easy = train_linear_probe(
+        classification_data(manifest, ids, blobs(manifest, 3.0), {"label": "label"}), PROBE
+    )
+    noise = train_linear_probe(
+        classification_data(manifest, ids, blobs(manifest, 0.0), {"label": "label"}), PROBE
+    )
+    assert easy.accuracy["test"] >= 0.95
+    assert noise.accuracy["test"] <= 0.6
+    assert 1 <= easy.best_epoch <= easy.epochs_run <= PROBE["max_epochs"]
+
+
+def test_probe_is_deterministic_given_seed():
+    manifest = toy_manifest()
+    data = classification_data(
+        manifest, manifest.utt_id.tolist(), blobs(manifest, 1.0), {"label": "label"}
+    )
+    first, second = train_linear_probe(data, PROBE), train_linear_probe(data, PROBE)
+    torch.testing.assert_close(first.state["weight"], second.state["weight"], rtol=0, atol=0)
+    other = train_linear_probe(data, {**PROBE, "seed": 1})
+    assert not torch.equal(first.state["weight"], other.state["weight"])
+
+
+def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
+    manifest = toy_manifest()
+    x = blobs(manifest, 1.0)
+    shard = tmp_path / "layer_02.parquet"
+    meta = {"model": "toy", "dataset": "d", "layer": "layer_02", "layer_index": 2, "num_layers": 4}
+    writer = ShardWriter(shard, 8, "utterance", meta)
+    writer.write(manifest.utt_id.tolist(), x)
+    writer.close()
+    metrics = run_probe(
+        shard,
+        manifest,
+        "cls",
+        {"label": "label"},
+        PROBE,
+        tmp_path / "m.json",
+        tmp_path / "probe.pt",
+    )
+    assert read_json(tmp_path / "m.json") == metrics
+    assert metrics["n"] == {"train": 54, "dev": 18, "test": 18}
+    assert metrics["chance"] == pytest.approx(1 / 3)
+    state = torch.load(tmp_path / "probe.pt", weights_only=True)
+    test = manifest[manifest.split == "test"]
+    predicted = predict(state, x[test.index.to_numpy()])
+    assert np.mean(np.array(predicted) == test.label.to_numpy()) == pytest.approx(metrics["test"])
+    table = summarise([tmp_path / "m.json"], tmp_path / "summary.tsv")
+    assert table.loc[0, "layer"] == "layer_02" and table.loc[0, "test"] == metrics["test"]
+    assert pd.read_csv(tmp_path / "summary.tsv", sep="\t").loc[0, "num_layers"] == 4

@@ -1,0 +1,154 @@
+import base64
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from strata.report import build_report
+from strata.report.build import best_layers
+from strata.similarity.matrix import write_similarity
+
+MODELS = {"wavlm_x": 5, "ecapa_y": 3}
+
+
+def probe_table(task: str, peak: dict[str, int]) -> pd.DataFrame:
+    rows = []
+    for model, n in MODELS.items():
+        for i in range(n):
+            dev = 0.9 if i == peak[model] else 0.3 + 0.01 * i
+            rows.append(
+                {
+                    "model": model,
+                    "layer": f"L{i}",
+                    "layer_index": i,
+                    "num_layers": n,
+                    "task": task,
+                    "metric": "accuracy",
+                    "train": 1.0,
+                    "dev": dev,
+                    "test": dev - 0.05,
+                    "chance": 0.1,
+                    "num_classes": 10,
+                    "best_epoch": 3,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def report(tmp_path):
+    tables = {
+        "speaker_id": probe_table("speaker_id", {"wavlm_x": 1, "ecapa_y": 2}),
+        "keyword": probe_table("keyword", {"wavlm_x": 3, "ecapa_y": 0}),
+    }
+    paths = {}
+    for task, table in tables.items():
+        paths[task] = tmp_path / f"{task}.tsv"
+        table.to_csv(paths[task], sep="\t", index=False)
+    sims = []
+    for a, b in [("wavlm_x", "wavlm_x"), ("wavlm_x", "ecapa_y")]:
+        m = pd.DataFrame(
+            np.random.default_rng(0).uniform(size=(MODELS[a], MODELS[b])),
+            index=[f"L{i}" for i in range(MODELS[a])],
+            columns=[f"L{i}" for i in range(MODELS[b])],
+        )
+        sims.append(tmp_path / f"{a}_{b}.parquet")
+        write_similarity(
+            m, sims[-1], {"model_a": a, "model_b": b, "measure": "linear_cka", "n": 77}
+        )
+    cards = [
+        {
+            "model": m,
+            "family": "f",
+            "init": "random",
+            "layers": [{}] * n,
+            "weights_sha256": "ab" * 32,
+            "source": "checkpoint",
+        }
+        for m, n in MODELS.items()
+    ]
+    run = {
+        "title": "T",
+        "dataset": "embedded",
+        "num_utterances": 77,
+        "manifest_sha256": "c" * 64,
+        "code_version": "0.1.0+abc",
+        "config_sha256": "d" * 64,
+    }
+    out = tmp_path / "report" / "index.html"
+    build_report(paths, sims, cards, run, out, tmp_path / "report" / "figures")
+    return out, tables
+
+
+def test_best_layer_is_chosen_on_dev():
+    best = best_layers({"speaker_id": probe_table("speaker_id", {"wavlm_x": 1, "ecapa_y": 2})})
+    assert best.set_index("model")["best layer"].to_dict() == {"wavlm_x": "L1", "ecapa_y": "L2"}
+    assert best["test"].tolist() == pytest.approx([0.85, 0.85])
+
+
+def test_report_holds_every_task_pair_and_model(report):
+    out, _ = report
+    page = out.read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 2 + 2  # two probe curves, two heatmaps
+    for data in images:
+        assert base64.b64decode(data).startswith(b"\x89PNG")
+    for text in [
+        "linear_cka: wavlm_x × wavlm_x (n=77)",
+        "linear_cka: wavlm_x × ecapa_y (n=77)",
+        "speaker_id",
+        "keyword",
+        "0.1.0+abc",
+    ]:
+        assert text in page
+    best_section = page[page.index('id="best"') : page.index('id="similarity"')]
+    row = r"<tr>\s*<td>(\w+)</td>\s*<td>(\w+)</td>\s*<td>(\w+)</td>"
+    cells = re.findall(row, best_section)
+    assert set(cells) == {
+        ("wavlm_x", "speaker_id", "L1"),
+        ("ecapa_y", "speaker_id", "L2"),
+        ("wavlm_x", "keyword", "L3"),
+        ("ecapa_y", "keyword", "L0"),
+    }
+    pngs = sorted(p.name for p in (out.parent / "figures").iterdir())
+    assert pngs == [
+        "linear_cka_wavlm_x__ecapa_y.png",
+        "linear_cka_wavlm_x__wavlm_x.png",
+        "probe_keyword.png",
+        "probe_speaker_id.png",
+    ]
+    with Image.open(out.parent / "figures" / "linear_cka_wavlm_x__ecapa_y.png") as img:
+        assert img.width > 200 and img.height > 200
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    out, _ = report
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2400",
+            out.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # The inlined figures paint a large area with colour (heatmaps), not just black text.
+    colourful = (pixels.max(-1) - pixels.min(-1)) > 60
+    assert colourful.mean() > 0.05

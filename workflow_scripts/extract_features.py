@@ -1,0 +1,30 @@
+"""Rule extract_features: every layer of one model on one dataset, one shard per layer."""
+
+from pathlib import Path
+
+import torch
+
+from strata.corpus import read_manifest
+from strata.features.extract import extract_features
+from strata.models.card import load_model
+from strata.provenance import provenance
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    torch.set_num_threads(smk.threads)
+    manifest_path = Path(smk.input.manifest)
+    manifest, manifest_sha = read_manifest(manifest_path, with_checksum=True)
+    encoder, card = load_model(Path(smk.input.model), smk.params.model)
+    metadata = provenance(
+        {"model": smk.params.model, "features": smk.params.features},
+        model=card["model"],
+        family=card["family"],
+        weights_sha256=card["weights_sha256"],
+        dataset=smk.wildcards.dataset,
+        manifest_sha256=manifest_sha,
+    )
+    rows = extract_features(
+        encoder, manifest, manifest_path.parent, Path(smk.output[0]), smk.params.features, metadata
+    )
+    log.info("wrote %d layers: %s", len(rows), rows)

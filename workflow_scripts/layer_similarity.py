@@ -1,0 +1,18 @@
+"""Rule layer_similarity: every layer of model A against every layer of model B."""
+
+from pathlib import Path
+
+from strata.similarity.run import run_similarity
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    matrix = run_similarity(
+        dir_a=Path(smk.input.a),
+        dir_b=Path(smk.input.b),
+        layers_a=smk.params.layers_a,
+        layers_b=smk.params.layers_b,
+        measure=smk.wildcards.measure,
+        out=Path(smk.output[0]),
+    )
+    log.info("n=%d\n%s", matrix.attrs["n"], matrix.round(3).to_string())

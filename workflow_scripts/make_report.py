@@ -1,0 +1,30 @@
+"""Rule report: results/report/index.html and its figures."""
+
+from pathlib import Path
+
+from strata.corpus import read_manifest
+from strata.models.card import read_card
+from strata.provenance import code_version, config_digest
+from strata.report import build_report
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    manifest, manifest_sha = read_manifest(Path(smk.input.manifest), with_checksum=True)
+    run_info = {
+        "title": smk.params.report["title"],
+        "dataset": Path(smk.input.manifest).parent.name,
+        "num_utterances": len(manifest),
+        "manifest_sha256": manifest_sha,
+        "code_version": code_version(),
+        "config_sha256": config_digest(smk.config),
+    }
+    build_report(
+        probe_tables=dict(zip(smk.params.tasks, map(Path, smk.input.probe_tables), strict=True)),
+        similarity_files=[Path(p) for p in smk.input.similarity],
+        model_cards=[read_card(Path(d)) for d in smk.input.models],
+        run_info=run_info,
+        out_html=Path(smk.output.html),
+        figure_dir=Path(smk.output.figures),
+    )
+    log.info("report written to %s", smk.output.html)

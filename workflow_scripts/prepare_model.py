@@ -1,0 +1,16 @@
+"""Rule prepare_model: materialise a configured model and write its card."""
+
+from pathlib import Path
+
+from strata.models.card import prepare_model
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    card = prepare_model(smk.wildcards.model, smk.params.model, Path(smk.output[0]))
+    log.info(
+        "prepared %s: %d layers, weights %s",
+        card["model"],
+        len(card["layers"]),
+        card["weights_sha256"][:16],
+    )

@@ -1,0 +1,11 @@
+"""Rule summarise_probes: one table per task, every model × layer."""
+
+from pathlib import Path
+
+from strata.probes.run import summarise
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    table = summarise([Path(p) for p in smk.input], Path(smk.output[0]))
+    log.info("%d rows", len(table))
