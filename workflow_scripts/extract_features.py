@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from strata.corpus import read_manifest
+from strata.corpus import read_manifest, read_metadata
 from strata.features.extract import extract_features
 from strata.models.card import load_model
 from strata.provenance import provenance
@@ -14,7 +14,8 @@ smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
     torch.set_num_threads(smk.threads)
     manifest_path = Path(smk.input.manifest)
-    manifest, manifest_sha = read_manifest(manifest_path, with_checksum=True)
+    manifest = read_manifest(manifest_path)
+    manifest_sha = read_metadata(manifest_path)["manifest_sha256"]
     encoder, card = load_model(Path(smk.input.model), smk.params.model)
     metadata = provenance(
         {"model": smk.params.model, "features": smk.params.features},

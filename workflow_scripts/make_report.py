@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from strata.corpus import read_manifest
+from strata.corpus import read_manifest, read_metadata
 from strata.models.card import read_card
 from strata.provenance import code_version, config_digest
 from strata.report import build_report
@@ -10,7 +10,8 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    manifest, manifest_sha = read_manifest(Path(smk.input.manifest), with_checksum=True)
+    manifest = read_manifest(Path(smk.input.manifest))
+    manifest_sha = read_metadata(Path(smk.input.manifest))["manifest_sha256"]
     run_info = {
         "title": smk.params.report["title"],
         "dataset": Path(smk.input.manifest).parent.name,

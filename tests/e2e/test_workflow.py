@@ -1,0 +1,117 @@
+"""The real DAG end to end on a reduced config: assertions on artifact contents."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import resemblyzer
+import yaml
+
+from strata.corpus import read_manifest
+from strata.features import read_shard, read_shard_metadata
+from strata.io import read_json
+from strata.models import layer_specs
+from strata.similarity import read_similarity
+
+pytestmark = pytest.mark.e2e
+
+
+def test_self_similarity_has_unit_diagonal_and_is_symmetric(dag_run):
+    for model in dag_run.config["models"]:
+        path = dag_run.workdir / f"results/similarity/{model}/{model}/embedded/linear_cka.parquet"
+        matrix = read_similarity(path)
+        np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-9)
+        np.testing.assert_allclose(matrix, matrix.T, atol=1e-9)
+        assert list(matrix.index) == [s.name for s in layer_specs(dag_run.config["models"][model])]
+
+
+def test_cross_model_matrices_cover_every_pair(dag_run):
+    models = list(dag_run.config["models"])
+    files = sorted((dag_run.workdir / "results/similarity").rglob("*.parquet"))
+    assert len(files) == len(models) * (len(models) + 1) // 2
+    manifest = read_manifest(dag_run.workdir / "results/data/embedded/manifest.parquet")
+    for path in files:
+        matrix = read_similarity(path)
+        assert matrix.attrs["n"] == len(manifest)
+        assert ((matrix.to_numpy() > 0) & (matrix.to_numpy() <= 1 + 1e-9)).all()
+
+
+def test_every_shard_holds_the_manifest_ids_in_order(dag_run):
+    manifest = read_manifest(dag_run.workdir / "results/data/embedded/manifest.parquet")
+    for model, cfg in dag_run.config["models"].items():
+        card = read_json(dag_run.workdir / f"results/models/{model}/card.json")
+        for index, spec in enumerate(layer_specs(cfg)):
+            path = dag_run.workdir / f"results/features/{model}/embedded/{spec.name}.parquet"
+            ids, x = read_shard(path)
+            assert ids == manifest["utt_id"].tolist()
+            assert np.isfinite(x).all() and x.std(0).max() > 0
+            meta = read_shard_metadata(path)
+            assert meta["weights_sha256"] == card["weights_sha256"]
+            assert (meta["layer"], meta["layer_index"]) == (spec.name, index)
+
+
+def test_ge2e_card_hashes_the_real_packaged_weights(dag_run):
+    card = read_json(dag_run.workdir / "results/models/ge2e/card.json")
+    weights = Path(resemblyzer.__file__).parent / "pretrained.pt"
+    assert card["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
+def test_pretrained_speaker_model_identifies_speakers(dag_run):
+    table = pd.read_csv(
+        dag_run.workdir / "results/probes/summary/embedded/speaker_id.tsv", sep="\t"
+    )
+    ge2e = table[table.model == "ge2e"].set_index("layer")
+    chance = ge2e["chance"].iloc[0]
+    assert ge2e.loc["embedding", "test"] >= max(0.8, 3 * chance)
+    assert set(table.model) == set(dag_run.config["models"])
+    assert len(table) == sum(len(layer_specs(m)) for m in dag_run.config["models"].values())
+
+
+def test_report_shows_all_models_tasks_and_pairs(dag_run):
+    page = (dag_run.workdir / "results/report/index.html").read_text()
+    for model in dag_run.config["models"]:
+        assert f"<code>{model}</code>" in page
+    for task in dag_run.config["tasks"]:
+        assert f'alt="probe curve {task}"' in page
+    assert page.count('alt="linear_cka:') == 6
+
+
+def test_second_invocation_has_nothing_to_do(dag_run):
+    assert dag_run.planned_jobs() == {}
+
+
+def test_probe_param_change_reruns_only_probes(dag_run):
+    config = dag_run.copy_config()
+    config["probe"]["lr"] = 0.02
+    jobs = dag_run.planned_jobs(config)
+    n_layers = sum(len(layer_specs(m)) for m in config["models"].values())
+    assert jobs == {"train_probe": n_layers * 2, "summarise_probes": 2, "report": 1}
+
+
+def test_model_change_reruns_only_that_models_jobs(dag_run):
+    config = dag_run.copy_config()
+    config["models"]["ecapa_random"]["seed"] = 1
+    jobs = dag_run.planned_jobs(config)
+    n_layers = len(layer_specs(config["models"]["ecapa_random"]))
+    assert jobs == {
+        "prepare_model": 1,
+        "extract_features": 1,
+        "train_probe": n_layers * 2,
+        "summarise_probes": 2,
+        "layer_similarity": 3,
+        "report": 1,
+    }
+
+
+def test_bad_config_fails_at_parse_time_naming_the_key(dag_run):
+    config = dag_run.copy_config()
+    config["probe"]["learning_rate"] = 0.1
+    proc = dag_run.snakemake("-n", config=config, check=False)
+    assert proc.returncode != 0
+    assert "'probe.learning_rate' is not allowed" in proc.stdout + proc.stderr
+    config = yaml.safe_load(yaml.safe_dump(dag_run.config))
+    config["models"]["ge2e"]["family"] = "nemo"
+    proc = dag_run.snakemake("-n", config=config, check=False)
+    assert "models.ge2e.family" in proc.stdout + proc.stderr

@@ -1,0 +1,63 @@
+"""Shared checks for model-family adapters (imported by the tests in this folder)."""
+
+from __future__ import annotations
+
+import torch
+
+from strata.models.base import SAMPLE_RATE, Encoder, LayerSpec
+
+# Two utterances: 1.0 s and 0.6 s (the second zero-padded to 1.0 s).
+LONG, SHORT = SAMPLE_RATE, int(0.6 * SAMPLE_RATE) + 37
+
+
+def make_waves(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded batch of speech-like signals (harmonics + noise), lengths LONG and SHORT."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(LONG) / SAMPLE_RATE
+    waves = torch.zeros(2, LONG)
+    for row, f0 in enumerate((120.0, 210.0)):
+        harmonics = sum(torch.sin(2 * torch.pi * f0 * k * t) / k for k in range(1, 6))
+        waves[row] = 0.1 * harmonics + 0.01 * torch.randn(LONG, generator=gen)
+    waves[1, SHORT:] = 0
+    return waves, torch.tensor([LONG, SHORT])
+
+
+def check_outputs(
+    encoder: Encoder, specs: list[LayerSpec], waves: torch.Tensor, lengths: torch.Tensor
+) -> dict:
+    """Names/order match layer_specs; shapes are (B, T, D) with T set by the frame rate."""
+    out = encoder(waves, lengths)
+    assert [s.name for s in specs] == [s.name for s in encoder.layers] == list(out)
+    for spec in specs:
+        layer = out[spec.name]
+        assert layer.hidden.ndim == 3 and layer.hidden.shape[0] == len(lengths), spec.name
+        assert torch.isfinite(layer.hidden).all(), spec.name
+        if spec.frame_rate is None:
+            assert layer.hidden.shape[1] == 1 and layer.lengths.tolist() == [1] * len(lengths)
+            continue
+        expected = [spec.frame_rate * n / SAMPLE_RATE for n in lengths.tolist()]
+        for got, want in zip(layer.lengths.tolist(), expected, strict=True):
+            assert abs(got - want) <= 2, (spec.name, got, want)
+        padded = spec.frame_rate * waves.shape[1] / SAMPLE_RATE
+        assert abs(layer.hidden.shape[1] - padded) <= 2, spec.name
+        assert layer.hidden.shape[1] >= max(layer.lengths.tolist()), spec.name
+    return out
+
+
+def check_padding_invariance(
+    encoder: Encoder, waves: torch.Tensor, lengths: torch.Tensor, atol: float = 1e-4
+) -> None:
+    """The short utterance alone equals its valid frames when padded in a batch."""
+    batched = encoder(waves, lengths)
+    short = int(lengths[1])
+    alone = encoder(waves[1:, :short].clone(), lengths[1:])
+    for name, layer in batched.items():
+        n = int(alone[name].lengths[0])
+        assert int(layer.lengths[1]) == n, name
+        torch.testing.assert_close(
+            layer.hidden[1, :n],
+            alone[name].hidden[0, :n],
+            atol=atol,
+            rtol=1e-4,
+            msg=lambda m, name=name: f"{name}: {m}",
+        )
