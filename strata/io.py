@@ -11,6 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Every strata Parquet file carries its provenance as JSON under this schema-metadata key.
+PARQUET_META_KEY = b"strata"
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -51,3 +57,23 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def parquet_metadata(metadata: dict[str, Any]) -> dict[bytes, bytes]:
+    """Schema metadata holding ``metadata`` as JSON."""
+    return {PARQUET_META_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
+    """Write ``table`` atomically with ``metadata`` in its schema."""
+    table = table.replace_schema_metadata(parquet_metadata(metadata))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance JSON of a Parquet file written by strata."""
+    raw = (pq.read_schema(path).metadata or {}).get(PARQUET_META_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not a strata file (no {PARQUET_META_KEY.decode()!r} metadata)")
+    return json.loads(raw)

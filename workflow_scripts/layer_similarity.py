@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
+
 from strata.similarity.run import run_similarity
 from strata.workflow import rule_logging
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
+
 from strata.corpus import read_manifest, read_metadata
 from strata.models.card import read_card
 from strata.provenance import code_version, config_digest

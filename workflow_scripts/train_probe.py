@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
 import torch
 
 from strata.corpus import read_manifest

@@ -7,9 +7,9 @@ from strata.corpus.manifest import (
     MANIFEST_COLUMNS,
     manifest_checksum,
     read_manifest,
-    read_metadata,
     read_trials,
 )
+from strata.io import read_parquet_metadata as read_metadata
 
 __all__ = [
     "MANIFEST_COLUMNS",

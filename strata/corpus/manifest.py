@@ -14,9 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from strata.io import atomic_path
-
-METADATA_KEY = b"strata"
+from strata.io import write_parquet
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -40,6 +38,8 @@ MANIFEST_SCHEMA = pa.schema(
     ]
 )
 MANIFEST_COLUMNS = tuple(MANIFEST_SCHEMA.names)
+# What every dataset's manifest needs (features and probes read these); label columns vary.
+REQUIRED_COLUMNS = ("utt_id", "path", "duration", "split")
 LIST_COLUMNS = ("words", "phones")
 
 TRIALS_SCHEMA = pa.schema(
@@ -73,45 +73,38 @@ def manifest_checksum(df: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _write_table(table: pa.Table, path: Path, meta: dict[str, Any]) -> None:
-    table = table.replace_schema_metadata(
-        {METADATA_KEY: json.dumps(meta, sort_keys=True, default=str).encode()}
-    )
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
 def write_manifest(df: pd.DataFrame, path: Path, meta: dict[str, Any]) -> str:
     """Write sorted ``df``; metadata gets ``manifest_sha256`` plus ``meta``. Returns the sha."""
     df = df.sort_values("utt_id", ignore_index=True)[list(MANIFEST_COLUMNS)]
     checksum = manifest_checksum(df)
     table = pa.Table.from_pandas(df, schema=MANIFEST_SCHEMA, preserve_index=False)
-    _write_table(table, path, {"manifest_sha256": checksum, **meta})
+    write_parquet(table, path, {"manifest_sha256": checksum, **meta})
     return checksum
 
 
 def write_trials(trials: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     table = pa.Table.from_pandas(trials, schema=TRIALS_SCHEMA, preserve_index=False)
-    _write_table(table, path, meta)
+    write_parquet(table, path, meta)
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``strata`` JSON metadata of a table written here."""
-    raw = pq.read_schema(path).metadata or {}
-    if METADATA_KEY not in raw:
-        raise ValueError(f"{path}: no {METADATA_KEY.decode()!r} schema metadata")
-    return json.loads(raw[METADATA_KEY])
+def read_manifest(
+    path: str | os.PathLike[str], required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> pd.DataFrame:
+    """Load a manifest, checking ``required`` columns and unique ids; keeps every column.
 
-
-def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Load a manifest, checking columns; list cells come back as Python lists."""
+    List cells (words, phones) come back as Python lists.
+    """
     table = pq.read_table(path)
-    missing = [c for c in MANIFEST_COLUMNS if c not in table.column_names]
+    missing = [c for c in required if c not in table.column_names]
     if missing:
         raise ValueError(f"{path}: manifest is missing column {missing[0]!r}")
-    df = table.select(list(MANIFEST_COLUMNS)).to_pandas()
+    df = table.to_pandas()
+    duplicated = df["utt_id"][df["utt_id"].duplicated()].tolist()
+    if duplicated:
+        raise ValueError(f"{path}: duplicate utt_id values {duplicated[:5]}")
     for column in LIST_COLUMNS:
-        df[column] = [list(v) for v in df[column]]
+        if column in df:
+            df[column] = [list(v) for v in df[column]]
     return df
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,20 +44,31 @@ def speaker_id(voice: Voice) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{voice.engine}_{voice.voice}".lower()).strip("_")
 
 
-def _texts(cfg: CorpusConfig, speaker: str, groups: int) -> list[TextSpec]:
-    """(text, keyword, intent label) per group; keyword groups first, then intent groups."""
-    rng = rng_for(cfg.seed, "texts", speaker)
+def _texts(cfg: CorpusConfig) -> list[list[TextSpec]]:
+    """Per speaker, (text, keyword, intent label) per group: keyword groups, then intent groups.
+
+    Keywords and intents are drawn balanced over the whole corpus (not per speaker), so every
+    class gets as many texts as the corpus size allows.
+    """
+    groups = cfg.utterances_per_speaker // len(cfg.styles)
     n_keyword = round(groups * cfg.keyword_fraction)
-    keywords = [(k, k, None) for k in sample_keywords(rng, cfg.keywords, n_keyword)]
-    intents = [(t, None, i.label) for t, i in sample_intents(rng, groups - n_keyword)]
-    return keywords + intents
+    n_voices = len(cfg.voices)
+    keywords = sample_keywords(rng_for(cfg.seed, "keywords"), cfg.keywords, n_keyword * n_voices)
+    intents = sample_intents(rng_for(cfg.seed, "intents"), (groups - n_keyword) * n_voices)
+    per_speaker = []
+    for v in range(n_voices):
+        own_keywords = keywords[v * n_keyword : (v + 1) * n_keyword]
+        own_intents = intents[v * (groups - n_keyword) : (v + 1) * (groups - n_keyword)]
+        per_speaker.append(
+            [(k, k, None) for k in own_keywords] + [(t, None, i.label) for t, i in own_intents]
+        )
+    return per_speaker
 
 
-def plan_speaker(cfg: CorpusConfig, voice: Voice) -> list[Utterance]:
+def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list[Utterance]:
     """Every text of one speaker, each spoken once in every style (balanced, text-matched)."""
     speaker = speaker_id(voice)
-    groups = cfg.utterances_per_speaker // len(cfg.styles)
-    texts = _texts(cfg, speaker, groups)
+    groups = len(texts)
     order = rng_for(cfg.seed, "order", speaker).permutation(groups)
     utts = []
     for group, (text, keyword, intent) in enumerate(texts[i] for i in order):
@@ -82,7 +94,12 @@ def plan_speaker(cfg: CorpusConfig, voice: Voice) -> list[Utterance]:
 
 
 def plan_corpus(cfg: CorpusConfig) -> list[Utterance]:
-    utts = [u for voice in cfg.voices for u in plan_speaker(cfg, voice)]
+    texts = _texts(cfg)
+    utts = [
+        u
+        for voice, own in zip(cfg.voices, texts, strict=True)
+        for u in plan_speaker(cfg, voice, own)
+    ]
     speakers = [speaker_id(v) for v in cfg.voices]
     if len(set(speakers)) != len(speakers):
         raise ValueError("config key 'voices' has two voices with the same sanitised speaker id")
@@ -132,12 +149,37 @@ def _interleave_by_kind(utts: Sequence[Utterance], rng: np.random.Generator) -> 
     return [int(g) for _, _, g in sorted(keyed)]
 
 
+def _class_of(u: Utterance) -> tuple[str, str] | None:
+    label = u.keyword if u.kind == "keyword" else u.intent
+    return None if label is None else (u.kind, label)
+
+
+def _held_out_groups(order: list[int], classes: dict[int, tuple | None], left: Counter, k: int):
+    """The first ``k`` groups of ``order`` for dev/test, skipping a group whose keyword/intent
+    class would then have no group left for train; if too few qualify, the rest follow order."""
+    chosen = []
+    for g in order:
+        key = classes[g]
+        if len(chosen) < k and (key is None or left[key] >= 2):
+            chosen.append(g)
+            if key is not None:
+                left[key] -= 1
+    return chosen + [g for g in order if g not in chosen][: k - len(chosen)]
+
+
 def assign_splits(cfg: CorpusConfig, utts: Sequence[Utterance]) -> dict[str, str]:
-    """utt_id -> split; a text's style renditions share a split so styles cannot leak text."""
+    """utt_id -> split; a text's style renditions share a split so styles cannot leak text.
+
+    Every closed-set speaker is in every split (closed-set speaker ID), and whenever the corpus
+    has enough texts, every keyword/intent class keeps at least one text in train: a probe
+    cannot be scored on a class it never saw.
+    """
     verification = set(choose_verification(cfg))
     by_speaker: dict[str, list[Utterance]] = {}
     for u in utts:
         by_speaker.setdefault(u.speaker, []).append(u)
+    closed = {(u.speaker, u.group): _class_of(u) for u in utts if u.speaker not in verification}
+    left = Counter(key for key in closed.values() if key is not None)
     splits: dict[str, str] = {}
     for speaker, own in by_speaker.items():
         if speaker in verification:
@@ -145,8 +187,9 @@ def assign_splits(cfg: CorpusConfig, utts: Sequence[Utterance]) -> dict[str, str
             continue
         order = _interleave_by_kind(own, rng_for(cfg.seed, "splits", speaker))
         dev, test = _split_sizes(cfg, len(order))
-        split_of = {g: "dev" for g in order[:dev]}
-        split_of |= {g: "test" for g in order[dev : dev + test]}
+        classes = {g: closed[(speaker, g)] for g in order}
+        held = _held_out_groups(order, classes, left, dev + test)
+        split_of = {g: "dev" for g in held[:dev]} | {g: "test" for g in held[dev:]}
         splits.update((u.utt_id, split_of.get(u.group, "train")) for u in own)
     return splits
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,10 @@ def extract_features(
     ids = manifest["utt_id"].tolist()
     writers: dict[str, ShardWriter] = {}
     with atomic_dir(out_dir) as tmp:
-        progress = tqdm(total=len(ids), desc=f"extract {metadata.get('model')}", unit="utt")
+        # Sparse updates when logging to a file rather than a terminal.
+        interval = 0.1 if sys.stderr.isatty() else 10
+        desc = f"extract {metadata.get('model')}"
+        progress = tqdm(total=len(ids), desc=desc, unit="utt", mininterval=interval)
         for chunk, batches in plan_batches(num_samples, max_samples, cfg["chunk_size"]):
             rows: dict[str, dict[int, np.ndarray]] = {spec.name: {} for spec in encoder.layers}
             for batch in batches:

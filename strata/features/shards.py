@@ -7,7 +7,6 @@ provenance record is JSON in the schema metadata under ``b"strata"``.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-META_KEY = b"strata"
+from strata.io import parquet_metadata, read_parquet_metadata
+
 LEVELS = ("utterance", "frame")
 
 
@@ -25,8 +25,7 @@ def _schema(dim: int, level: str, metadata: dict[str, Any]) -> pa.Schema:
     if level == "frame":
         fields.append(pa.field("frame", pa.int32()))
     fields.append(pa.field("vector", pa.list_(pa.float32(), dim)))
-    meta = {META_KEY: json.dumps({**metadata, "level": level, "dim": dim}, sort_keys=True)}
-    return pa.schema(fields, metadata=meta)
+    return pa.schema(fields, metadata=parquet_metadata({**metadata, "level": level, "dim": dim}))
 
 
 class ShardWriter:
@@ -76,10 +75,7 @@ class ShardWriter:
 
 def read_shard_metadata(path: str | Path) -> dict[str, Any]:
     """The provenance record of a shard."""
-    meta = pq.read_schema(path).metadata or {}
-    if META_KEY not in meta:
-        raise ValueError(f"{path}: not a strata shard (no {META_KEY!r} schema metadata)")
-    return json.loads(meta[META_KEY])
+    return read_parquet_metadata(path)
 
 
 def read_shard(path: str | Path) -> tuple[list[str], np.ndarray]:

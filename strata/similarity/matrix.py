@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from strata.features.shards import read_shard, read_shard_metadata
-from strata.io import atomic_path
+from strata.io import read_parquet_metadata, write_parquet
 from strata.similarity.measures import get_measure
-
-META_KEY = b"strata"
 
 
 def ids_digest(utt_ids: list[str]) -> str:
@@ -67,9 +64,7 @@ def write_similarity(matrix: pd.DataFrame, path: Path, metadata: dict[str, Any])
     """Parquet: a ``layer`` column with A's layer names, then one column per layer of B."""
     table = pa.Table.from_pandas(matrix.rename_axis("layer").reset_index(), preserve_index=False)
     meta = {**metadata, "rows": list(matrix.index), "columns": list(matrix.columns)}
-    table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet(table, path, meta)
 
 
 def read_similarity(path: str | Path) -> pd.DataFrame:
@@ -77,12 +72,8 @@ def read_similarity(path: str | Path) -> pd.DataFrame:
 
     Its metadata (models, measure, n, utterance-id digest, provenance) is in ``df.attrs``.
     """
-    table = pq.read_table(path)
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise ValueError(f"{path}: not a strata similarity matrix (no metadata)")
-    meta = json.loads(raw)
-    df = table.to_pandas().set_index("layer")
+    meta = read_parquet_metadata(path)
+    df = pq.read_table(path).to_pandas().set_index("layer")
     df.index.name = meta.get("model_a")
     df.columns.name = meta.get("model_b")
     df.attrs.update(meta)

@@ -54,5 +54,5 @@ def test_unknown_level_and_foreign_file(tmp_path):
     import pandas as pd
 
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "foreign.parquet")
-    with pytest.raises(ValueError, match="not a strata shard"):
+    with pytest.raises(ValueError, match="foreign.parquet: not a strata file"):
         read_shard_metadata(tmp_path / "foreign.parquet")

@@ -1,0 +1,98 @@
+"""`make bench`: run the default DAG from scratch and write per-stage timings to a Markdown file.
+
+Timings come from Snakemake's own ``benchmark:`` files, so they measure each job as it really
+runs (process start and imports included), never assert anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def summarise_benchmarks(bench_dir: Path) -> pd.DataFrame:
+    """One row per rule: job count, summed/mean/max wall seconds, peak RSS."""
+    rows = []
+    for path in sorted(bench_dir.rglob("*.tsv")):
+        rule = path.relative_to(bench_dir).parts[0]
+        row = pd.read_csv(path, sep="\t").iloc[-1]
+        rows.append({"rule": rule, "s": float(row["s"]), "max_rss": float(row["max_rss"])})
+    jobs = pd.DataFrame(rows)
+    table = jobs.groupby("rule", sort=False).agg(
+        jobs=("s", "size"),
+        total_s=("s", "sum"),
+        mean_s=("s", "mean"),
+        max_s=("s", "max"),
+        peak_rss_mb=("max_rss", "max"),
+    )
+    return table.sort_values("total_s", ascending=False).round(1)
+
+
+def machine() -> str:
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{mem_gib:.0f} GiB, {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def run_default(workdir: Path, cores: int) -> float:
+    """Run the default config from scratch in ``workdir``; returns wall seconds."""
+    cmd = [
+        str(Path(sys.executable).parent / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--cores",
+        str(cores),
+        "--quiet",
+    ]
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=workdir, check=True)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
+        wall = run_default(Path(tmp), args.cores)
+        table = summarise_benchmarks(Path(tmp) / "benchmarks")
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"`make bench` on {dt.date.today().isoformat()}: {machine()}.",
+            "",
+            f"Default `config.yaml`, from scratch, `--cores {args.cores}`: "
+            f"**{wall / 60:.1f} min** wall (environment already installed). Per rule, from "
+            "Snakemake's `benchmark:` files (seconds per job, process start and imports included):",
+            "",
+            table.to_markdown(),
+            "",
+        ]
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
