@@ -92,3 +92,10 @@ def check_lengths(lengths: torch.Tensor, n_samples: int) -> None:
         raise ValueError(
             f"utterances {bad} have lengths {lengths[bad].tolist()} outside [1, {n_samples}]"
         )
+
+
+def require(cfg: dict[str, Any], key: str, family: str) -> Any:
+    """``cfg[key]``, or a KeyError naming the family and the missing key."""
+    if key not in cfg:
+        raise KeyError(f"{family} model config lacks required key {key!r}")
+    return cfg[key]

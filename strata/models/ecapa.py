@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from strata.io import atomic_dir, write_json
-from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, check_lengths
+from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, check_lengths, require
 
 if TYPE_CHECKING:
     import torch
@@ -51,9 +51,7 @@ ECAPA_KWARGS = frozenset(
 
 
 def _require(cfg: dict[str, Any], key: str) -> Any:
-    if key not in cfg:
-        raise KeyError(f"speechbrain_ecapa model config lacks required key {key!r}")
-    return cfg[key]
+    return require(cfg, key, "speechbrain_ecapa")
 
 
 def _hyperparams(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from strata.models.base import (
     LayerSpec,
     ModelFamily,
     check_lengths,
+    require,
 )
 
 if TYPE_CHECKING:
@@ -46,9 +47,7 @@ _NORM_EPS = 1e-7
 
 
 def _require(cfg: dict[str, Any], key: str) -> Any:
-    if key not in cfg:
-        raise KeyError(f"hf_transformers model config lacks required key {key!r}")
-    return cfg[key]
+    return require(cfg, key, "hf_transformers")
 
 
 def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:

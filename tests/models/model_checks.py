@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from strata.models.base import SAMPLE_RATE, Encoder, LayerSpec
+from strata.provenance import sha256_files
 
 # Two utterances: 1.0 s and 0.6 s (the second zero-padded to 1.0 s).
 LONG, SHORT = SAMPLE_RATE, int(0.6 * SAMPLE_RATE) + 37
@@ -61,3 +62,17 @@ def check_padding_invariance(
             rtol=1e-4,
             msg=lambda m, name=name: f"{name}: {m}",
         )
+
+
+def check_round_trip(family, make_cfg, ckpt, tmp_path, waves) -> list:
+    """Same seed → byte-identical weights and outputs; another seed → other weights."""
+    again = family.materialise(make_cfg(), tmp_path / "same")
+    other = family.materialise(make_cfg(seed=1), tmp_path / "other")
+    files = family.weight_files(ckpt)
+    assert sha256_files(files) == sha256_files(family.weight_files(again))
+    assert sha256_files(files) != sha256_files(family.weight_files(other))
+    a = family.load(make_cfg(), ckpt)(*waves)
+    b = family.load(make_cfg(), again)(*waves)
+    for name in a:
+        assert torch.equal(a[name].hidden, b[name].hidden), name
+    return files
