@@ -1,4 +1,4 @@
-"""Waveform post-processing: mono, pitch-shift-by-resampling, peak normalisation, FLAC."""
+"""Waveform post-processing: mono, pitch shift by resampling, silence trim, peak norm, FLAC."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torchaudio
 from strata.io import atomic_path
 
 PEAK = 0.9
+MARGIN_S = 0.1
 
 
 def read_mono(path: Path) -> tuple[np.ndarray, int]:
@@ -42,6 +43,20 @@ def peak_normalise(x: np.ndarray, peak: float = PEAK) -> np.ndarray:
     if top == 0.0:
         raise ValueError("synthesised audio is silent")
     return (x * (peak / top)).astype(np.float32)
+
+
+def trim_silence(x: np.ndarray, sr: int, margin: float = MARGIN_S, floor_db: float = -35.0):
+    """Cut leading/trailing audio quieter than ``floor_db`` below the peak, keeping ``margin`` s.
+
+    Engines pad utterances with different amounts of silence (espeak ~0.3 s at the end, flite
+    ~0.25 s at the start); left in, that padding is an engine fingerprint and drowns the last
+    frames that recurrent speaker encoders summarise.
+    """
+    loud = np.flatnonzero(np.abs(x) >= np.max(np.abs(x)) * 10 ** (floor_db / 20))
+    if loud.size == 0:
+        raise ValueError("synthesised audio is silent")
+    pad = int(margin * sr)
+    return x[max(0, loud[0] - pad) : loud[-1] + 1 + pad]
 
 
 def write_flac(path: Path, x: np.ndarray, sr: int) -> None:

@@ -11,7 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from strata.corpus.audio import peak_normalise, pitch_resample, read_mono, write_flac
+from strata.corpus.audio import (
+    peak_normalise,
+    pitch_resample,
+    read_mono,
+    trim_silence,
+    write_flac,
+)
 from strata.corpus.config import CorpusConfig, parse_config
 from strata.corpus.engines import SynthRequest, check_voices, synthesise
 from strata.corpus.manifest import read_manifest, write_manifest, write_trials
@@ -45,7 +51,8 @@ def _render(cfg: CorpusConfig, out_dir: Path, job: Sequence[Utterance]) -> list[
         synthesise(job[0].voice, requests)
         for u, req in zip(job, requests, strict=True):
             x, sr = read_mono(req.wav)
-            x = peak_normalise(pitch_resample(x, sr, styles[u.style].pitch, cfg.sample_rate))
+            x = pitch_resample(x, sr, styles[u.style].pitch, cfg.sample_rate)
+            x = peak_normalise(trim_silence(x, cfg.sample_rate))
             rel = f"audio/{u.utt_id}.flac"
             write_flac(out_dir / rel, x, cfg.sample_rate)
             rows.append(_row(u, rel, len(x), cfg.sample_rate, out_dir / rel))

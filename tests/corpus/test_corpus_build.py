@@ -171,3 +171,11 @@ def test_checksum_sensitive_to_content_not_row_order(manifest):
     changed.loc[0, "style"] = "other"
     assert manifest_checksum(changed) != manifest_checksum(manifest)
     assert isinstance(pd.Series(manifest["words"].iat[0]).iat[0], str)
+
+
+def test_silence_is_trimmed_to_a_short_margin(tiny_dir, manifest):
+    for path in manifest["path"]:
+        x, sr = sf.read(tiny_dir / path)
+        loud = np.flatnonzero(np.abs(x) >= 0.9 * 10 ** (-35 / 20))
+        lead, trail = loud[0] / sr, (len(x) - 1 - loud[-1]) / sr
+        assert lead <= 0.101 and trail <= 0.101, (path, lead, trail)
