@@ -59,13 +59,29 @@ def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"hf_transformers: unknown arch {arch!r}; known: {sorted(ARCHS)}")
         return {**CONFIG_DEFAULTS, **cfg.get("config", {})}
     if init == "pretrained":
-        path = Path(_require(cfg, "path")) / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"hf_transformers: pretrained 'path' has no config.json: {path}"
-            )
+        path = pretrained_dir(_require(cfg, "path")) / "config.json"
         return {**CONFIG_DEFAULTS, **json.loads(path.read_text())}
     raise ValueError(f"hf_transformers: 'init' must be 'random' or 'pretrained', got {init!r}")
+
+
+def pretrained_dir(path: str) -> Path:
+    """A local checkpoint directory, or a hub id (``org/name``) already in the local Hugging
+    Face cache. Never downloads: runs must be reproducible offline."""
+    local = Path(path).expanduser()
+    if not local.exists() and path.count("/") == 1:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            local = Path(snapshot_download(path, local_files_only=True))
+        except LocalEntryNotFoundError:
+            raise FileNotFoundError(
+                f"hf_transformers: 'path' {path!r} is neither a local directory nor in the local "
+                f"Hugging Face cache; fetch it first (`hf download {path}`)"
+            ) from None
+    if not (local / "config.json").is_file():
+        raise FileNotFoundError(f"hf_transformers: pretrained 'path' has no config.json: {local}")
+    return local
 
 
 def layer_name(index: int) -> str:
@@ -81,10 +97,7 @@ class HFTransformersFamily(ModelFamily):
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         if _require(cfg, "init") == "pretrained":
-            path = Path(_require(cfg, "path"))
-            if not (path / "config.json").is_file():
-                raise FileNotFoundError(f"hf_transformers: no config.json in pretrained {path}")
-            return path
+            return pretrained_dir(_require(cfg, "path"))
         import torch
         import transformers
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,28 @@ def test_pretrained_path(family: HFTransformersFamily, wavlm_ckpt: Path, tmp_pat
         family.materialise({"init": "pretrained", "path": str(tmp_path)}, tmp_path)
     with pytest.raises(ValueError, match="arch"):
         family.layer_specs({"init": "random", "arch": "whisper", "seed": 0})
+
+
+def test_pretrained_hub_id_resolves_from_local_cache_only(
+    family: HFTransformersFamily, wavlm_ckpt: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # The hub cache layout: models--{org}--{name}/refs/main → snapshots/{commit}/files.
+    cache = tmp_path / "hub"
+    repo = cache / "models--lab--tiny-wavlm"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    shutil.copytree(wavlm_ckpt, repo / "snapshots" / ("0" * 40))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    cfg = {"family": "hf_transformers", "init": "pretrained", "path": "lab/tiny-wavlm"}
+    resolved = family.materialise(cfg, tmp_path)
+    assert resolved == repo / "snapshots" / ("0" * 40)
+    assert family.layer_specs(cfg) == family.layer_specs(tiny_cfg())
+    with pytest.raises(FileNotFoundError, match="'lab/absent'.*local Hugging Face cache"):
+        family.layer_specs({**cfg, "path": "lab/absent"})
 
 
 def test_layerdrop_disabled(family: HFTransformersFamily, tmp_path: Path) -> None:
