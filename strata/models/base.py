@@ -99,3 +99,14 @@ def require(cfg: dict[str, Any], key: str, family: str) -> Any:
     if key not in cfg:
         raise KeyError(f"{family} model config lacks required key {key!r}")
     return cfg[key]
+
+
+def batch_for(module: torch.nn.Module, waves: torch.Tensor, lengths: torch.Tensor):
+    """The batch on ``module``'s device as float32 waves and int64 lengths, lengths checked."""
+    import torch
+
+    device = next(module.parameters()).device
+    waves = waves.to(device=device, dtype=torch.float32)
+    lengths = lengths.to(device=device, dtype=torch.long)
+    check_lengths(lengths, waves.shape[1])
+    return waves, lengths

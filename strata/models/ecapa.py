@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from strata.io import atomic_dir, write_json
-from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, check_lengths, require
+from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, batch_for, require
 
 if TYPE_CHECKING:
     import torch
@@ -183,10 +183,7 @@ class EcapaEncoder(Encoder):
         import torch
 
         with torch.inference_mode():
-            device = next(self.model.parameters()).device
-            waves = waves.to(device=device, dtype=torch.float32)
-            lengths = lengths.to(device=device, dtype=torch.long)
-            check_lengths(lengths, waves.shape[1])
+            waves, lengths = batch_for(self.model, waves, lengths)
             n_frames = waves.shape[1] // HOP + 1  # centred STFT
             hidden: list[torch.Tensor] | None = None
             for length in lengths.unique().tolist():

@@ -20,7 +20,7 @@ from strata.models.base import (
     LayerOutput,
     LayerSpec,
     ModelFamily,
-    check_lengths,
+    batch_for,
     require,
 )
 
@@ -217,10 +217,8 @@ class HFEncoder(Encoder):
         import torch
 
         with torch.inference_mode():
-            device = next(self.model.parameters()).device
-            waves = waves.to(device=device, dtype=torch.float32)
-            lengths = lengths.to(device=device, dtype=torch.long)
-            check_lengths(lengths, waves.shape[1])
+            waves, lengths = batch_for(self.model, waves, lengths)
+            device = waves.device
             mask = torch.arange(waves.shape[1], device=device)[None, :] < lengths[:, None]
             waves = normalise_waves(waves, mask) if self.do_normalize else waves * mask
             frames = self.model._get_feat_extract_output_lengths(lengths).long()

@@ -76,3 +76,15 @@ def check_round_trip(family, make_cfg, ckpt, tmp_path, waves) -> list:
     for name in a:
         assert torch.equal(a[name].hidden, b[name].hidden), name
     return files
+
+
+def check_cuda_matches_cpu(load, waves) -> None:
+    """``load()`` twice: on CUDA, every layer matches CPU (to fp tolerance), lengths exactly."""
+    cpu = load()
+    assert cpu.to("cpu") is cpu
+    expected = cpu(*waves)
+    got = load().to("cuda")(*waves)
+    for name, layer in expected.items():
+        assert got[name].hidden.is_cuda, name
+        torch.testing.assert_close(got[name].hidden.cpu(), layer.hidden, atol=1e-4, rtol=1e-3)
+        assert torch.equal(got[name].lengths.cpu(), layer.lengths.cpu()), name

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_checks import check_outputs, check_padding_invariance, check_round_trip
+from model_checks import (
+    check_cuda_matches_cpu,
+    check_outputs,
+    check_padding_invariance,
+    check_round_trip,
+)
 from speechbrain.lobes.features import Fbank
 from speechbrain.processing.features import InputNormalization
 
@@ -104,11 +109,4 @@ def test_pretrained_dir(family: EcapaFamily, ckpt: Path, tmp_path: Path, waves) 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(family: EcapaFamily, ckpt: Path, waves) -> None:
-    cpu = family.load(cfg(), ckpt)
-    assert cpu.to("cpu") is cpu
-    expected = cpu(*waves)
-    got = family.load(cfg(), ckpt).to("cuda")(*waves)
-    for name, layer in expected.items():
-        assert got[name].hidden.is_cuda, name
-        torch.testing.assert_close(got[name].hidden.cpu(), layer.hidden, atol=1e-4, rtol=1e-3)
-        assert torch.equal(got[name].lengths.cpu(), layer.lengths.cpu()), name
+    check_cuda_matches_cpu(lambda: family.load(cfg(), ckpt), waves)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from model_checks import check_outputs, check_padding_invariance
+from model_checks import check_cuda_matches_cpu, check_outputs, check_padding_invariance
 from resemblyzer import VoiceEncoder, audio
 
 from strata.models.ge2e import ResemblyzerFamily, mel_spectrogram, normalize_volume
@@ -107,11 +107,4 @@ def test_layers_match_multilayer_lstm(encoder, reference: VoiceEncoder, waves) -
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(family: ResemblyzerFamily, weights: Path, waves) -> None:
-    cpu = family.load(CFG, weights)
-    assert cpu.to("cpu") is cpu
-    expected = cpu(*waves)
-    got = family.load(CFG, weights).to("cuda")(*waves)
-    for name, layer in expected.items():
-        assert got[name].hidden.is_cuda, name
-        torch.testing.assert_close(got[name].hidden.cpu(), layer.hidden, atol=1e-4, rtol=1e-3)
-        assert torch.equal(got[name].lengths.cpu(), layer.lengths.cpu()), name
+    check_cuda_matches_cpu(lambda: family.load(CFG, weights), waves)

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from model_checks import check_outputs, check_padding_invariance, check_round_trip
+from model_checks import (
+    check_cuda_matches_cpu,
+    check_outputs,
+    check_padding_invariance,
+    check_round_trip,
+)
 
 from strata.models.hf import ARCHS, CONFIG_DEFAULTS, HFTransformersFamily
 
@@ -170,11 +175,4 @@ def test_raw_waves_and_fp16_checkpoint(
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(family: HFTransformersFamily, wavlm_ckpt: Path, waves) -> None:
-    cpu = family.load(tiny_cfg(), wavlm_ckpt)
-    assert cpu.to("cpu") is cpu
-    expected = cpu(*waves)
-    got = family.load(tiny_cfg(), wavlm_ckpt).to("cuda")(*waves)
-    for name, layer in expected.items():
-        assert got[name].hidden.is_cuda, name
-        torch.testing.assert_close(got[name].hidden.cpu(), layer.hidden, atol=1e-4, rtol=1e-3)
-        assert torch.equal(got[name].lengths.cpu(), layer.lengths.cpu()), name
+    check_cuda_matches_cpu(lambda: family.load(tiny_cfg(), wavlm_ckpt), waves)
