@@ -35,6 +35,12 @@ def dataset_slice(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+def user_manifest_of(wildcards):
+    """A user's manifest file is an input (edits re-import it); the embedded corpus has none."""
+    dataset = config["datasets"][wildcards.dataset]
+    return [dataset["path"]] if dataset["kind"] == "manifest" else []
+
+
 def model_slice(wildcards):
     return config["models"][wildcards.model]
 
@@ -66,6 +72,10 @@ def similarity_matrices():
         for a, b in model_pairs()
         for measure in config["similarity"]["measures"]
     ]
+
+
+def dataset_dir(dataset):
+    return f"results/data/{dataset}"
 
 
 def model_cards():

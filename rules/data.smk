@@ -1,12 +1,12 @@
-rule build_corpus:
+rule prepare_dataset:
+    input:
+        user_manifest_of,
     output:
-        manifest="results/data/{dataset}/manifest.parquet",
-        trials="results/data/{dataset}/trials.parquet",
-        audio=directory("results/data/{dataset}/audio"),
+        directory("results/data/{dataset}"),
     log:
-        "logs/build_corpus/{dataset}.log",
+        "logs/prepare_dataset/{dataset}.log",
     benchmark:
-        "benchmarks/build_corpus/{dataset}.tsv"
+        "benchmarks/prepare_dataset/{dataset}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 2
@@ -16,4 +16,4 @@ rule build_corpus:
     params:
         dataset=dataset_slice,
     script:
-        "../workflow_scripts/build_corpus.py"
+        "../workflow_scripts/prepare_dataset.py"

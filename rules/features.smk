@@ -1,8 +1,7 @@
 rule extract_features:
     input:
         model="results/models/{model}",
-        manifest="results/data/{dataset}/manifest.parquet",
-        audio="results/data/{dataset}/audio",
+        data="results/data/{dataset}",
     output:
         directory("results/features/{model}/{dataset}"),
     log:

@@ -1,7 +1,7 @@
 rule train_probe:
     input:
         features="results/features/{model}/{dataset}",
-        manifest="results/data/{dataset}/manifest.parquet",
+        data="results/data/{dataset}",
     output:
         metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
         checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.pt",

@@ -14,7 +14,7 @@ from strata.workflow import rule_logging
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
     torch.set_num_threads(smk.threads)
-    manifest_path = Path(smk.input.manifest)
+    manifest_path = Path(smk.input.data) / "manifest.parquet"
     manifest = read_manifest(manifest_path)
     manifest_sha = read_metadata(manifest_path)["manifest_sha256"]
     encoder, card = load_model(Path(smk.input.model), smk.params.model)

@@ -12,11 +12,12 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    manifest = read_manifest(Path(smk.input.manifest))
-    manifest_sha = read_metadata(Path(smk.input.manifest))["manifest_sha256"]
+    manifest_path = Path(smk.input.data) / "manifest.parquet"
+    manifest = read_manifest(manifest_path)
+    manifest_sha = read_metadata(manifest_path)["manifest_sha256"]
     run_info = {
         "title": smk.params.report["title"],
-        "dataset": Path(smk.input.manifest).parent.name,
+        "dataset": Path(smk.input.data).name,
         "num_utterances": len(manifest),
         "manifest_sha256": manifest_sha,
         "code_version": code_version(),

@@ -14,7 +14,7 @@ with rule_logging(smk) as log:
     torch.set_num_threads(smk.threads)
     metrics = run_probe(
         features=Path(smk.input.features) / f"{smk.wildcards.layer}.parquet",
-        manifest=read_manifest(Path(smk.input.manifest)),
+        manifest=read_manifest(Path(smk.input.data) / "manifest.parquet"),
         task_name=smk.wildcards.task,
         task=smk.params.task,
         probe=smk.params.probe,

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,16 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def manifest_checksum(df: pd.DataFrame) -> str:
-    """sha256 over one compact JSON array per row (columns in schema order, rows by utt_id).
+def manifest_checksum(df: pd.DataFrame, columns: Sequence[str] = MANIFEST_COLUMNS) -> str:
+    """sha256 over one compact JSON array per row (``columns`` in order, rows by utt_id).
 
     JSON rather than a pandas hash so the value is independent of dtypes and pandas version.
     """
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"manifest lacks column {missing[0]!r}")
     digest = hashlib.sha256()
-    for row in df.sort_values("utt_id")[list(MANIFEST_COLUMNS)].itertuples(index=False):
+    for row in df.sort_values("utt_id")[list(columns)].itertuples(index=False):
         cells = [_canonical(v) for v in row]
         digest.update(json.dumps(cells, separators=(",", ":")).encode() + b"\n")
     return digest.hexdigest()

@@ -94,11 +94,15 @@ class Run:
         return copy.deepcopy(self.config)
 
 
-@pytest.fixture(scope="session")
-def dag_run(tmp_path_factory) -> Run:
-    workdir = tmp_path_factory.mktemp("dag")
-    config = reduced_config()
+def run_dag(workdir: Path, config: dict) -> Run:
+    """Write ``config`` into ``workdir`` and run the whole DAG there."""
+    workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run = Run(workdir, config)
     run.snakemake()
     return run
+
+
+@pytest.fixture(scope="session")
+def dag_run(tmp_path_factory) -> Run:
+    return run_dag(tmp_path_factory.mktemp("dag"), reduced_config())
