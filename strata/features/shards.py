@@ -85,3 +85,21 @@ def read_shard(path: str | Path) -> tuple[list[str], np.ndarray]:
     dim = table.schema.field("vector").type.list_size
     vectors = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
     return table.column("utt_id").to_pylist(), vectors.reshape(-1, dim)
+
+
+def read_utterance_vectors(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """An utterance-level view of any shard: (utt_ids, (n, dim)).
+
+    Frame-level shards are mean-pooled over each utterance's frames, which the writer stores
+    contiguously in manifest order; the pooling is exactly the extractor's ``mean``.
+    """
+    ids, x = read_shard(path)
+    if read_shard_metadata(path)["level"] == "utterance":
+        return ids, x
+    starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
+    utt_ids = [ids[i] for i in starts]
+    if len(set(utt_ids)) != len(utt_ids):
+        raise ValueError(f"{path}: an utterance's frames are not contiguous")
+    counts = np.diff([*starts, len(ids)])
+    sums = np.add.reduceat(x.astype(np.float64), starts, axis=0)
+    return utt_ids, (sums / counts[:, None]).astype(np.float32)

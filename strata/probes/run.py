@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from strata.features.shards import read_shard, read_shard_metadata
+from strata.features.shards import read_shard_metadata, read_utterance_vectors
 from strata.io import atomic_path, read_json, write_json
 from strata.probes.linear import train_linear_probe
 from strata.probes.tasks import SPLITS, classification_data
@@ -31,9 +31,7 @@ def run_probe(
 ) -> dict[str, Any]:
     """Train a probe on one layer shard; write the checkpoint and metrics JSON atomically."""
     shard_meta = read_shard_metadata(features)
-    if shard_meta["level"] != "utterance":
-        raise ValueError(f"{features}: utterance-level probes need an utterance-level shard")
-    utt_ids, x = read_shard(features)
+    utt_ids, x = read_utterance_vectors(features)  # frame-level shards are mean-pooled
     data = classification_data(manifest, utt_ids, x, task)
     result = train_linear_probe(data, probe)
     counts = pd.Series(data.y["train"]).value_counts()

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from strata.features.shards import read_shard, read_shard_metadata
+from strata.features.shards import read_utterance_vectors
 from strata.io import read_parquet_metadata, write_parquet
 from strata.similarity.measures import get_measure
 
@@ -21,14 +21,13 @@ def ids_digest(utt_ids: list[str]) -> str:
 
 
 def load_layers(feature_dir: Path, layers: list[str]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Read utterance-level shards of ``layers``; all must hold the same ids in the same order."""
+    """Utterance-level vectors of ``layers`` (frame-level shards are mean-pooled); all layers
+    must hold the same ids in the same order."""
     arrays: dict[str, np.ndarray] = {}
     ids: list[str] | None = None
     for layer in layers:
         path = Path(feature_dir) / f"{layer}.parquet"
-        if read_shard_metadata(path)["level"] != "utterance":
-            raise ValueError(f"{path}: similarity needs utterance-level shards")
-        layer_ids, arrays[layer] = read_shard(path)
+        layer_ids, arrays[layer] = read_utterance_vectors(path)
         if ids is None:
             ids = layer_ids
         else:

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from strata.features import read_shard, read_shard_metadata
+from strata.features import read_shard, read_shard_metadata, read_utterance_vectors
 from strata.features.extract import extract_features
 from strata.models.base import Encoder, LayerOutput, LayerSpec
 
@@ -81,6 +81,12 @@ def test_frame_level_writes_every_valid_frame_in_order(corpus, tmp_path):
     np.testing.assert_allclose(frames, np.concatenate(expected), atol=1e-6)
     assert ids == [u for u, e in zip(manifest["utt_id"], expected) for _ in range(len(e))]
     assert read_shard_metadata(out / "utt.parquet")["level"] == "utterance"
+    # Pooled on read, frame-level shards give exactly the utterance-level extraction.
+    pooled_out = tmp_path / "pooled"
+    extract_features(FrameEnergy(), manifest, root, pooled_out, {**cfg, "level": "utterance"}, {})
+    ids, pooled = read_utterance_vectors(out / "frames.parquet")
+    assert ids == manifest["utt_id"].tolist()
+    np.testing.assert_allclose(pooled, read_shard(pooled_out / "frames.parquet")[1], atol=1e-6)
 
 
 def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):
