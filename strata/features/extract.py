@@ -77,16 +77,7 @@ def extract_features(
         desc = f"extract {metadata.get('model')}"
         progress = tqdm(total=len(ids), desc=desc, unit="utt", mininterval=interval)
         for chunk, batches in plan_batches(num_samples, max_samples, cfg["chunk_size"]):
-            rows: dict[str, dict[int, np.ndarray]] = {spec.name: {} for spec in encoder.layers}
-            for batch in batches:
-                waves = [load_audio(paths[i], encoder.sample_rate) for i in batch]
-                wave_batch, lens = pad_batch(waves)
-                with torch.inference_mode():
-                    outputs = encoder(wave_batch.to(device), lens.to(device))
-                for spec in encoder.layers:
-                    per_utt = _utterance_rows(outputs[spec.name], spec, cfg)
-                    rows[spec.name].update(zip(batch.tolist(), per_utt, strict=True))
-                progress.update(len(batch))
+            rows = _run_chunk(encoder, batches, paths, device, cfg, progress)
             for index, spec in enumerate(encoder.layers):
                 if spec.name not in writers:
                     meta = {
@@ -97,15 +88,26 @@ def extract_features(
                         "frame_rate": spec.frame_rate,
                     }
                     writers[spec.name] = _open_writer(tmp, spec, cfg, rows[spec.name], meta)
-                _write_rows(
-                    writers[spec.name],
-                    [ids[i] for i in chunk],
-                    [rows[spec.name][int(i)] for i in chunk],
-                )
+                arrays = [rows[spec.name][int(i)] for i in chunk]
+                _write_rows(writers[spec.name], [ids[i] for i in chunk], arrays)
         progress.close()
         for writer in writers.values():
             writer.close()
     return {name: writer.rows for name, writer in writers.items()}
+
+
+def _run_chunk(encoder, batches, paths, device, cfg, progress) -> dict[str, dict[int, np.ndarray]]:
+    """Forward every batch of a chunk once; per layer, manifest index → that utterance's rows."""
+    rows: dict[str, dict[int, np.ndarray]] = {spec.name: {} for spec in encoder.layers}
+    for batch in batches:
+        wave_batch, lens = pad_batch([load_audio(paths[i], encoder.sample_rate) for i in batch])
+        with torch.inference_mode():
+            outputs = encoder(wave_batch.to(device), lens.to(device))
+        for spec in encoder.layers:
+            per_utt = _utterance_rows(outputs[spec.name], spec, cfg)
+            rows[spec.name].update(zip(batch.tolist(), per_utt, strict=True))
+        progress.update(len(batch))
+    return rows
 
 
 def _is_frame_level(spec: LayerSpec, cfg: dict[str, Any]) -> bool:
