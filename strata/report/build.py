@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,6 @@ def build_report(
         best_table=best.to_html(index=False, float_format="{:.3f}".format, border=0),
         cards=model_cards,
         run=run_info,
-        escape=html.escape,
     )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)
