@@ -48,9 +48,12 @@ def _int(value: Any, key: str, minimum: int = 0) -> int:
     return value
 
 
-def _fraction(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"config key {key!r} must be a number in [0, 1), got {value!r}")
+def _fraction(value: Any, key: str, closed: bool = False) -> float:
+    """A number in [0, 1), or [0, 1] when ``closed``."""
+    inside = isinstance(value, int | float) and (0 <= value <= 1 if closed else 0 <= value < 1)
+    if isinstance(value, bool) or not inside:
+        interval = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(f"config key {key!r} must be a number in {interval}, got {value!r}")
     return float(value)
 
 
@@ -86,14 +89,13 @@ def _voices(raw: Any) -> tuple[Voice, ...]:
 def _styles(raw: Any) -> tuple[Style, ...]:
     if not isinstance(raw, Mapping) or not raw:
         raise ValueError("config key 'styles' must be a non-empty mapping")
-    return tuple(
-        Style(
-            name,
-            _positive(spec.get("rate"), f"styles.{name}.rate"),
-            _positive(spec.get("pitch"), f"styles.{name}.pitch"),
-        )
-        for name, spec in raw.items()
-    )
+    styles = []
+    for name, spec in raw.items():
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"config key 'styles.{name}' must be a mapping with rate and pitch")
+        rate = _positive(spec.get("rate"), f"styles.{name}.rate")
+        styles.append(Style(name, rate, _positive(spec.get("pitch"), f"styles.{name}.pitch")))
+    return tuple(styles)
 
 
 def _keywords(raw: Any) -> tuple[str, ...]:
@@ -125,7 +127,9 @@ def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
         utterances_per_speaker=_int(
             _require(cfg, "utterances_per_speaker"), "utterances_per_speaker", minimum=1
         ),
-        keyword_fraction=float(_require(cfg, "keyword_fraction")),
+        keyword_fraction=_fraction(
+            _require(cfg, "keyword_fraction"), "keyword_fraction", closed=True
+        ),
         voices=_voices(_require(cfg, "voices")),
         styles=_styles(_require(cfg, "styles")),
         keywords=_keywords(_require(cfg, "keywords")),
@@ -141,10 +145,6 @@ def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
 
 
 def _check_consistency(c: CorpusConfig) -> None:
-    if not 0 <= c.keyword_fraction <= 1:
-        raise ValueError(
-            f"config key 'keyword_fraction' must be in [0, 1], got {c.keyword_fraction}"
-        )
     # Every text is spoken once per style so style contrasts are text-matched.
     if c.utterances_per_speaker % len(c.styles):
         raise ValueError(

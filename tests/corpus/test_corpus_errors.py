@@ -59,6 +59,9 @@ def test_yaml_boolean_keyword_is_rejected(tiny_cfg, tmp_path):
         (("styles", "fast", "rate"), 0, "styles.fast.rate"),
         (("trials_per_speaker",), 7, "trials_per_speaker"),
         (("voices",), [{"engine": "say", "voice": "x"}], "voices[0].engine"),
+        (("keyword_fraction",), "0.5", "keyword_fraction"),
+        (("keyword_fraction",), 1.5, "keyword_fraction"),
+        (("styles", "fast"), 1.4, "styles.fast"),
     ],
 )
 def test_bad_config_names_key(tiny_cfg, tmp_path, path, value, key):
