@@ -74,9 +74,5 @@ def similarity_matrices():
     ]
 
 
-def dataset_dir(dataset):
-    return f"results/data/{dataset}"
-
-
 def model_cards():
     return [f"results/models/{model}" for model in config["models"]]

@@ -3,7 +3,7 @@ rule report:
         probe_tables=list(probe_summaries().values()),
         similarity=similarity_matrices(),
         models=model_cards(),
-        data=dataset_dir(config["similarity"]["dataset"]),
+        data=f"results/data/{config['similarity']['dataset']}",
     output:
         html="results/report/index.html",
         figures=directory("results/report/figures"),

@@ -16,11 +16,9 @@ import pyarrow as pa
 import soundfile as sf
 
 from strata.corpus import build_corpus
-from strata.corpus.manifest import REQUIRED_COLUMNS, manifest_checksum
 from strata.io import atomic_dir, write_parquet
+from strata.manifest import REQUIRED_COLUMNS, check_manifest, manifest_checksum
 from strata.provenance import code_version, sha256_file
-
-SPLITS = {"train", "dev", "test", "verification"}
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -43,23 +41,19 @@ def _duration(path: Path) -> float:
         raise ValueError(f"cannot read audio {path}: {err}") from err
 
 
-def check_manifest(df: pd.DataFrame, source: Path, audio_root: Path) -> pd.DataFrame:
-    """Validate a user manifest; returns it with absolute audio paths and durations."""
-    required = [c for c in REQUIRED_COLUMNS if c != "duration"]
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(f"{source}: manifest is missing column {missing[0]!r}")
-    duplicated = df["utt_id"][df["utt_id"].duplicated()].astype(str).tolist()
-    if duplicated:
-        raise ValueError(f"{source}: duplicate utt_id values {duplicated[:5]}")
-    bad_splits = sorted(set(df["split"].astype(str)) - SPLITS)
-    if bad_splits:
-        raise ValueError(f"{source}: unknown split values {bad_splits}; use {sorted(SPLITS)}")
+def resolve_audio(df: pd.DataFrame, source: Path, audio_root: Path) -> pd.DataFrame:
+    """A checked user manifest with absolute audio paths, audio hashes and durations."""
+    check_manifest(df, source, required=[c for c in REQUIRED_COLUMNS if c != "duration"])
     paths = [(audio_root / str(p)).resolve() for p in df["path"]]
     absent = [str(p) for p in paths if not p.is_file()]
     if absent:
         raise FileNotFoundError(f"{source}: {len(absent)} audio files missing, e.g. {absent[:3]}")
-    df = df.assign(utt_id=df["utt_id"].astype(str), path=[str(p) for p in paths])
+    df = df.assign(
+        utt_id=df["utt_id"].astype(str),
+        path=[str(p) for p in paths],
+        # Provenance of the audio itself: replacing a file changes the manifest checksum.
+        audio_sha256=[sha256_file(p) for p in paths],
+    )
     if "duration" not in df.columns:
         df["duration"] = [_duration(p) for p in paths]
     return df
@@ -69,9 +63,10 @@ def import_manifest(cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> pd.
     """``kind: manifest``: check the user's table and write it as ``out_dir/manifest.parquet``."""
     source = Path(cfg["path"]).expanduser().resolve()
     audio_root = Path(cfg.get("audio_root", source.parent)).expanduser()
-    df = check_manifest(_read_table(source), source, audio_root)
+    df = resolve_audio(_read_table(source), source, audio_root)
     meta = {
-        "manifest_sha256": manifest_checksum(df, list(df.columns)),
+        # Content, not location: moving the corpus keeps its checksum.
+        "manifest_sha256": manifest_checksum(df, [c for c in df.columns if c != "path"]),
         "source": str(source),
         "source_sha256": sha256_file(source),
         "config": cfg,

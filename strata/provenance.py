@@ -23,11 +23,7 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def sha256_files(paths: Iterable[str | os.PathLike[str]]) -> str:
-    """A single file's plain sha256 (checkable with ``sha256sum``); for several files, one
-    digest over their names and hashes, so renames count as changes."""
-    paths = list(paths)
-    if len(paths) == 1:
-        return sha256_file(paths[0])
+    """One digest over several files' names and hashes, so renames count as changes."""
     digest = hashlib.sha256()
     for path in sorted(Path(p) for p in paths):
         digest.update(path.name.encode())

@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from strata.corpus import read_manifest
-from strata.corpus.manifest import manifest_checksum
 from strata.datasets import prepare_dataset
 from strata.io import read_parquet_metadata
+from strata.manifest import manifest_checksum, read_manifest
 from strata.provenance import sha256_file
 
 
@@ -44,7 +43,25 @@ def test_import_resolves_paths_and_measures_durations(user_corpus, tmp_path):
     assert manifest["path"].tolist() == expected
     meta = read_parquet_metadata(out / "manifest.parquet")
     assert meta["source_sha256"] == sha256_file(user_corpus)
-    assert meta["manifest_sha256"] == manifest_checksum(manifest, list(manifest.columns))
+    columns = [c for c in manifest.columns if c != "path"]
+    assert meta["manifest_sha256"] == manifest_checksum(manifest, columns)
+    assert manifest["audio_sha256"].iat[1] == sha256_file(user_corpus.parent / "wav" / "u1.wav")
+
+
+def test_checksum_follows_audio_content_not_location(user_corpus, tmp_path):
+    cfg = {"kind": "manifest", "path": str(user_corpus)}
+    first = prepare_dataset(cfg, tmp_path / "a")
+    moved = tmp_path / "moved"
+    user_corpus.parent.rename(moved)
+    cfg = {"kind": "manifest", "path": str(moved / "manifest.csv")}
+    same = prepare_dataset(cfg, tmp_path / "b")
+    sf.write(moved / "wav" / "u2.wav", np.full(16000, 0.25), 16000)
+    changed = prepare_dataset(cfg, tmp_path / "c")
+    sha = [
+        read_parquet_metadata(tmp_path / d / "manifest.parquet")["manifest_sha256"] for d in "abc"
+    ]
+    assert sha[0] == sha[1] != sha[2]
+    assert len(first) == len(same) == len(changed) == 4
 
 
 def test_audio_root_and_tsv(user_corpus, tmp_path):

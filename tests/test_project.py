@@ -1,5 +1,7 @@
 """Project-level checks: env pins agree with pyproject, the workflow is lint- and fmt-clean."""
 
+import ast
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -48,3 +50,59 @@ def test_snakefmt_is_clean():
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def rule_scripts_and_envs() -> list[tuple[Path, Path]]:
+    """(script, conda env) per rule, read from rules/*.smk."""
+    pairs = []
+    for smk in sorted((ROOT / "rules").glob("*.smk")):
+        for rule in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            env = re.search(r'conda:\s*"([^"]+)"', rule)
+            script = re.search(r'script:\s*"([^"]+)"', rule)
+            if env and script:
+                pairs.append(((smk.parent / script[1]).resolve(), (smk.parent / env[1]).resolve()))
+    return pairs
+
+
+def direct_imports(files: list[str]) -> set[str]:
+    """Top-level modules that these source files import, lazily inside functions included."""
+    names = set()
+    for file in files:
+        for node in ast.walk(ast.parse(Path(file).read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize(("script", "env"), rule_scripts_and_envs(), ids=lambda p: p.stem)
+def test_rule_script_imports_are_covered_by_its_conda_env(script, env):
+    """Every package the script and the strata modules it loads import is pinned in its env."""
+    code = "\n".join(
+        line
+        for line in script.read_text().splitlines()
+        if line.startswith(("import ", "from ")) and "_checkout" not in line
+    )
+    probe = code + "\nimport sys\nprint('\\n'.join(m.__file__ for n, m in list(sys.modules.items())"
+    probe += " if n.startswith('strata') and getattr(m, '__file__', None)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "workflow_scripts",
+        check=True,
+    )
+    modules = direct_imports([str(script), *proc.stdout.split()]) - sys.stdlib_module_names
+    dists = importlib.metadata.packages_distributions()
+    needed = {normalise(d) for m in modules for d in dists.get(m, [])} - {"strata"}
+    spec = yaml.safe_load(env.read_text())
+    pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+    pinned = {normalise(r.split("==")[0]) for r in pip}
+    assert needed <= pinned, (
+        f"{script.name} needs {sorted(needed - pinned)}, absent from {env.name}"
+    )

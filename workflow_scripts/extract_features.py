@@ -5,8 +5,8 @@ from pathlib import Path
 import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
 import torch
 
-from strata.corpus import read_manifest, read_metadata
 from strata.features.extract import extract_features
+from strata.manifest import read_dataset
 from strata.models.card import load_model
 from strata.provenance import provenance
 from strata.workflow import rule_logging
@@ -14,9 +14,7 @@ from strata.workflow import rule_logging
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
     torch.set_num_threads(smk.threads)
-    manifest_path = Path(smk.input.data) / "manifest.parquet"
-    manifest = read_manifest(manifest_path)
-    manifest_sha = read_metadata(manifest_path)["manifest_sha256"]
+    manifest, manifest_sha = read_dataset(smk.input.data)
     encoder, card = load_model(Path(smk.input.model), smk.params.model)
     metadata = provenance(
         {"model": smk.params.model, "features": smk.params.features},
@@ -27,6 +25,6 @@ with rule_logging(smk) as log:
         manifest_sha256=manifest_sha,
     )
     rows = extract_features(
-        encoder, manifest, manifest_path.parent, Path(smk.output[0]), smk.params.features, metadata
+        encoder, manifest, Path(smk.input.data), Path(smk.output[0]), smk.params.features, metadata
     )
     log.info("wrote %d layers: %s", len(rows), rows)

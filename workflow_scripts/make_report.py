@@ -4,7 +4,7 @@ from pathlib import Path
 
 import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
 
-from strata.corpus import read_manifest, read_metadata
+from strata.manifest import read_dataset
 from strata.models.card import read_card
 from strata.provenance import code_version, config_digest
 from strata.report import build_report
@@ -12,9 +12,7 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    manifest_path = Path(smk.input.data) / "manifest.parquet"
-    manifest = read_manifest(manifest_path)
-    manifest_sha = read_metadata(manifest_path)["manifest_sha256"]
+    manifest, manifest_sha = read_dataset(smk.input.data)
     run_info = {
         "title": smk.params.report["title"],
         "dataset": Path(smk.input.data).name,

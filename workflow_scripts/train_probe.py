@@ -5,7 +5,7 @@ from pathlib import Path
 import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
 import torch
 
-from strata.corpus import read_manifest
+from strata.manifest import read_dataset
 from strata.probes.run import run_probe
 from strata.workflow import rule_logging
 
@@ -14,7 +14,7 @@ with rule_logging(smk) as log:
     torch.set_num_threads(smk.threads)
     metrics = run_probe(
         features=Path(smk.input.features) / f"{smk.wildcards.layer}.parquet",
-        manifest=read_manifest(Path(smk.input.data) / "manifest.parquet"),
+        manifest=read_dataset(smk.input.data)[0],
         task_name=smk.wildcards.task,
         task=smk.params.task,
         probe=smk.params.probe,

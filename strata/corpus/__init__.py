@@ -3,13 +3,7 @@
 from strata.corpus.build import build_corpus
 from strata.corpus.config import CorpusConfig, parse_config
 from strata.corpus.engines import MissingVoiceError, check_voices
-from strata.corpus.manifest import (
-    MANIFEST_COLUMNS,
-    manifest_checksum,
-    read_manifest,
-    read_trials,
-)
-from strata.io import read_parquet_metadata as read_metadata
+from strata.corpus.manifest import MANIFEST_COLUMNS, read_trials
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -17,9 +11,6 @@ __all__ = [
     "MissingVoiceError",
     "build_corpus",
     "check_voices",
-    "manifest_checksum",
     "parse_config",
-    "read_manifest",
-    "read_metadata",
     "read_trials",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +19,10 @@ from strata.corpus.audio import (
 )
 from strata.corpus.config import CorpusConfig, parse_config
 from strata.corpus.engines import SynthRequest, check_voices, synthesise
-from strata.corpus.manifest import read_manifest, write_manifest, write_trials
+from strata.corpus.manifest import write_manifest, write_trials
 from strata.corpus.plan import Utterance, assign_splits, make_trials, plan_corpus
-from strata.provenance import code_version
+from strata.manifest import read_manifest
+from strata.provenance import code_version, sha256_file
 
 # Small jobs keep both workers busy to the end; festival pays one voice load per job.
 JOB_SIZE = 16
@@ -76,7 +76,7 @@ def _row(u: Utterance, rel: str, num_samples: int, sr: int, path: Path) -> dict[
         "sample_rate": sr,
         "num_samples": num_samples,
         "duration": num_samples / sr,
-        "audio_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "audio_sha256": sha256_file(path),
     }
 
 

@@ -93,8 +93,9 @@ def read_utterance_vectors(path: str | Path) -> tuple[list[str], np.ndarray]:
     Frame-level shards are mean-pooled over each utterance's frames, which the writer stores
     contiguously in manifest order; the pooling is exactly the extractor's ``mean``.
     """
+    level = read_shard_metadata(path)["level"]
     ids, x = read_shard(path)
-    if read_shard_metadata(path)["level"] == "utterance":
+    if level == "utterance":
         return ids, x
     starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
     utt_ids = [ids[i] for i in starts]

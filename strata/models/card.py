@@ -9,7 +9,7 @@ from typing import Any
 from strata.io import atomic_dir, read_json, write_json
 from strata.models.base import Encoder
 from strata.models.registry import get_family
-from strata.provenance import provenance, sha256_files
+from strata.provenance import provenance, sha256_file, sha256_files
 
 CARD = "card.json"
 
@@ -29,7 +29,7 @@ def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, An
             "family": cfg["family"],
             "init": cfg["init"],
             "source": source,
-            "weights_sha256": sha256_files(family.weight_files(checkpoint)),
+            "weights_sha256": weights_digest(family.weight_files(checkpoint)),
             "layers": [
                 {"name": s.name, "frame_rate": s.frame_rate} for s in family.layer_specs(cfg)
             ],
@@ -37,6 +37,11 @@ def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, An
         }
         write_json(tmp / CARD, card)
     return card
+
+
+def weights_digest(files: list[Path]) -> str:
+    """A single weights file's plain sha256, checkable with ``sha256sum``; else one digest."""
+    return sha256_file(files[0]) if len(files) == 1 else sha256_files(files)
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from strata.corpus import build_corpus, read_manifest, read_trials
+from strata.corpus import build_corpus, read_trials
+from strata.manifest import read_manifest
 
 TINY_CFG = {
     "kind": "embedded",

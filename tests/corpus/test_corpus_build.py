@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from strata.corpus import MANIFEST_COLUMNS, manifest_checksum, read_manifest, read_metadata
+from strata.corpus import MANIFEST_COLUMNS
 from strata.corpus.grammar import all_intents
+from strata.io import read_parquet_metadata as read_metadata
+from strata.manifest import manifest_checksum, read_manifest
 
 
 def test_build_is_deterministic_across_runs_and_threads(tiny_builds):

@@ -10,9 +10,9 @@ import resemblyzer
 import yaml
 from conftest import run_dag
 
-from strata.corpus import read_manifest
 from strata.features import read_shard, read_shard_metadata
 from strata.io import read_json
+from strata.manifest import read_manifest
 from strata.models import layer_specs
 from strata.similarity import read_similarity
 
