@@ -104,7 +104,16 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     )
     assert read_json(tmp_path / "m.json") == metrics
     assert metrics["n"] == {"train": 54, "dev": 18, "test": 18}
-    assert metrics["chance"] == pytest.approx(1 / 3)
+    assert metrics["chance"] == pytest.approx(1 / 3)  # balanced test set: 6 of each class
+    skewed = manifest.drop(manifest.index[(manifest.split == "test") & (manifest.label == "c")])
+    writer = ShardWriter(shard, 8, "utterance", meta)
+    writer.write(skewed.utt_id.tolist(), x[skewed.index.to_numpy()])
+    writer.close()
+    skewed = skewed.reset_index(drop=True)
+    again = run_probe(
+        shard, skewed, "cls", {"label": "label"}, PROBE, tmp_path / "m2.json", tmp_path / "p2.pt"
+    )
+    assert again["chance"] == pytest.approx(1 / 2)  # test holds only a and b, 6 each
     state = torch.load(tmp_path / "probe.pt", weights_only=True)
     test = manifest[manifest.split == "test"]
     predicted = predict(state, x[test.index.to_numpy()])
