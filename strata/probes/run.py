@@ -56,7 +56,9 @@ def run_probe(
         ),
     }
     with atomic_path(checkpoint_path) as tmp:
-        torch.save(result.state, tmp)
+        # The checkpoint carries the same provenance as its metrics (plain types: loads with
+        # weights_only=True).
+        torch.save({**result.state, "provenance": metrics["provenance"]}, tmp)
     write_json(metrics_path, metrics)
     return metrics
 

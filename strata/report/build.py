@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,12 @@ def best_layers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "task", "best layer", "dev", "test"])
 
 
-def _save(fig: Figure, path: Path) -> str:
+def _save(fig: Figure, path: Path, provenance: str) -> str:
     """Write ``fig`` as PNG at ``path`` and return it base64-encoded for inlining."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(
+        buffer, format="png", dpi=110, metadata={"Software": "strata", "Source": provenance}
+    )
     plt.close(fig)
     data = buffer.getvalue()
     with atomic_path(path) as tmp:
@@ -56,17 +59,21 @@ def build_report(
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated TSV."""
     tables = {task: pd.read_csv(path, sep="\t") for task, path in probe_tables.items()}
+    source = json.dumps(
+        {k: run_info[k] for k in ("code_version", "config_sha256", "manifest_sha256")}
+    )
     probes = []
     for task, table in tables.items():
         metric = table["metric"].iloc[0]
-        png = _save(probe_curve(table, task, metric), figure_dir / f"probe_{task}.png")
+        png = _save(probe_curve(table, task, metric), figure_dir / f"probe_{task}.png", source)
         probes.append({"task": task, "metric": metric, "png": png})
     heatmaps = []
     for path in similarity_files:
         matrix = read_similarity(path)
         a, b, measure = matrix.attrs["model_a"], matrix.attrs["model_b"], matrix.attrs["measure"]
         title = f"{measure}: {a} × {b} (n={matrix.attrs['n']})"
-        png = _save(similarity_heatmap(matrix, title), figure_dir / f"{measure}_{a}__{b}.png")
+        path = figure_dir / f"{measure}_{a}__{b}.png"
+        png = _save(similarity_heatmap(matrix, title), path, source)
         heatmaps.append({"title": title, "png": png})
     best = best_layers(tables)
     template = jinja2.Environment(

@@ -115,6 +115,7 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     )
     assert again["chance"] == pytest.approx(1 / 2)  # test holds only a and b, 6 each
     state = torch.load(tmp_path / "probe.pt", weights_only=True)
+    assert state["provenance"] == metrics["provenance"]
     test = manifest[manifest.split == "test"]
     predicted = predict(state, x[test.index.to_numpy()])
     assert np.mean(np.array(predicted) == test.label.to_numpy()) == pytest.approx(metrics["test"])

@@ -1,4 +1,5 @@
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -123,6 +124,7 @@ def test_report_holds_every_task_pair_and_model(report):
     ]
     with Image.open(out.parent / "figures" / "linear_cka_wavlm_x__ecapa_y.png") as img:
         assert img.width > 200 and img.height > 200
+        assert json.loads(img.info["Source"])["code_version"] == "0.1.0+abc"
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
