@@ -37,7 +37,7 @@ def dataset_slice(wildcards):
 
 def user_manifest_of(wildcards):
     """A user's manifest file is an input (edits re-import it); the embedded corpus has none."""
-    dataset = config["datasets"][wildcards.dataset]
+    dataset = dataset_slice(wildcards)
     return [dataset["path"]] if dataset["kind"] == "manifest" else []
 
 
