@@ -35,7 +35,7 @@ voices:
 	$(call ensure_apt,$(APT_VOICES))
 
 run: setup voices
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --profile profiles/workstation --cores $(CORES)
 
 test: setup voices
 	$(call ensure_apt,$(APT_TEST))

@@ -4,11 +4,14 @@ from pathlib import Path
 
 from strata.config import validate_config
 
+# A --configfile is the whole study: the default config.yaml is read only when none is given
+# (Snakemake would otherwise merge the two, so a one-model study would gain the demo models).
+if not workflow.config_settings.configfiles:
 
-configfile: "config.yaml"
+    configfile: Path(workflow.basedir) / "config.yaml"
 
 
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+validate_config(config)
 
 
 include: "rules/common.smk"

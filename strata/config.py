@@ -1,65 +1,195 @@
-"""Config validation with errors that name the offending key, plus cross-reference checks."""
+"""The one source of truth for what a config may say.
+
+``schemas/config.schema.yaml`` defines every key's type, bounds and allowed values, once.
+:data:`CROSS_FIELD_RULES` are the rules no single key can state (a task's dataset must exist, a
+corpus must have texts for every split, ...); each is the check the consuming code itself runs,
+so a config that passes here cannot fail later for a config reason. The Snakefile runs both at
+parse time; the package checks the slice it consumes against the same schema definition
+(:func:`check_schema`). Light on purpose: no torch, no pandas (Snakefile parse time).
+"""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from strata.models.registry import FAMILIES
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
-    """A config problem, with the dotted key path in the message."""
+    """A config problem naming its dotted key, e.g. ``datasets.embedded.splits.dev_fraction``."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"config key {key!r}: {message}")
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same problem with its key inside ``prefix`` (a slice's error in the whole config)."""
+        return ConfigError(join_key(prefix, self.key), self.message)
 
 
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "<root>"
+def join_key(*parts: Any) -> str:
+    return ".".join(str(p) for p in parts if str(p)) or "<root>"
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Validate against the JSON schema, then check names that refer to other sections."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(e.path)))
+@cache
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _describe(error: jsonschema.ValidationError, prefix: str) -> ConfigError:
+    """A ConfigError naming the deepest key the schema error is about, in plain words."""
+    path = [*error.absolute_path]
+    why = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return ConfigError(join_key(prefix, *path, *extra[:1]), "is not allowed (unknown key)")
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return ConfigError(join_key(prefix, *path, missing), f"is required ({why or 'see schema'})")
+    if error.validator == "not" and error.validator_value == {}:
+        return ConfigError(join_key(prefix, *path), f"is not allowed here: {why}")
+    message = error.message
+    if isinstance(error.instance, bool) and error.validator == "type":
+        message += " (YAML reads bare yes/no/on/off as booleans: quote them)"
+    elif isinstance(error.instance, str) and error.validator == "type" and _numeric(error.instance):
+        message += (
+            " (Snakemake's --config passes nested values as strings: put overrides in a YAML "
+            "file after the study's, --configfile study.yaml overrides.yaml)"
+        )
+    elif why:
+        message += f" ({why})"
+    return ConfigError(join_key(prefix, *path), message)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_schema(value: Any, definition: str | None = None, key: str = "") -> None:
+    """Check ``value`` against the whole schema, or against ``#/definitions/<definition>``.
+
+    ``key`` is where ``value`` sits in the whole config, so errors name the full key.
+    """
+    schema = load_schema()
+    if definition is not None:
+        schema = {"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"}
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(value))
     if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        key = _key(error.path)
-        if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            key = _key([*error.path, extra[0]]) if extra else key
-            raise ConfigError(f"config key {key!r} is not allowed (unknown key)")
-        raise ConfigError(f"config key {key!r}: {error.message}")
-    check_references(config)
+        # The deepest error names the most specific key (e.g. `init` over a missing `seed` that
+        # only an invalid init would need); best_match then descends into oneOf branches.
+        deepest = max(errors, key=lambda e: len(e.absolute_path))
+        raise _describe(jsonschema.exceptions.best_match([deepest]), key)
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Names that must exist elsewhere in the config (schema cannot express these)."""
-    datasets, models = config["datasets"], config["models"]
-    for name, model in models.items():
-        if model["family"] not in FAMILIES:
-            raise ConfigError(f"config key 'models.{name}.family': unknown {model['family']!r}")
-        if (
-            model["init"] == "pretrained"
-            and model["family"] != "resemblyzer"
-            and "path" not in model
-        ):
-            raise ConfigError(f"config key 'models.{name}.path' is required for init: pretrained")
-        if (
-            model["init"] == "random"
-            and model["family"] == "hf_transformers"
-            and "arch" not in model
-        ):
-            raise ConfigError(f"config key 'models.{name}.arch' is required for init: random")
+# --- cross-field rules: each takes the whole (schema-valid) config and raises ConfigError ---
+
+
+def dataset_references(config: Mapping[str, Any]) -> None:
+    """Tasks and similarity name datasets that exist."""
     for name, task in config["tasks"].items():
-        if task["dataset"] not in datasets:
-            raise ConfigError(f"config key 'tasks.{name}.dataset': unknown {task['dataset']!r}")
-    if config["similarity"]["dataset"] not in datasets:
-        raise ConfigError("config key 'similarity.dataset': not in datasets")
+        if task["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"tasks.{name}.dataset",
+                f"unknown dataset {task['dataset']!r}; known: {sorted(config['datasets'])}",
+            )
+    if config["similarity"]["dataset"] not in config["datasets"]:
+        raise ConfigError("similarity.dataset", "not in datasets")
+
+
+def model_references(config: Mapping[str, Any]) -> None:
+    """Similarity pairs name models that exist."""
     pairs = config["similarity"]["pairs"]
     for i, pair in enumerate([] if pairs == "all" else pairs):
         for model in pair:
-            if model not in models:
-                raise ConfigError(f"config key 'similarity.pairs.{i}': unknown model {model!r}")
+            if model not in config["models"]:
+                raise ConfigError(f"similarity.pairs.{i}", f"unknown model {model!r}")
+
+
+def model_architectures(config: Mapping[str, Any]) -> None:
+    """Each model's family accepts its config as a buildable architecture."""
+    from strata.models.registry import get_family
+
+    for name, model in config["models"].items():
+        try:
+            get_family(model["family"]).check_config(model)
+        except ConfigError as err:
+            raise err.under(f"models.{name}") from None
+
+
+def embedded_corpora(config: Mapping[str, Any]) -> None:
+    """Each embedded corpus can be planned: texts for every split, trials, known words."""
+    from strata.corpus.plan import plan_from_config
+
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "embedded":
+            try:
+                plan_from_config(dataset)
+            except ConfigError as err:
+                raise err.under(f"datasets.{name}") from None
+
+
+def task_labels(config: Mapping[str, Any]) -> None:
+    """Each task's label is a column of its dataset; on a planned corpus, a learnable one."""
+    for name, task in config["tasks"].items():
+        try:
+            _check_task_labels(task, config["datasets"][task["dataset"]])
+        except ConfigError as err:
+            raise err.under(f"tasks.{name}") from None
+        except ValueError as err:
+            raise ConfigError(f"tasks.{name}.label", str(err)) from None
+
+
+def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    from strata.corpus.plan import plan_from_config
+    from strata.probes.kinds import TASK_KINDS
+
+    if dataset["kind"] != "embedded":
+        _check_manifest_column(dataset["path"], task["label"])
+        return
+    columns = plan_from_config(dataset).labels()
+    if task["label"] not in columns:
+        raise ConfigError("label", f"not a label of the embedded corpus: {sorted(columns)}")
+    TASK_KINDS[task["kind"]].check_labels(columns[task["label"]], task)
+
+
+def _check_manifest_column(path: str, label: str) -> None:
+    """A user table's header names ``label`` (the rows are checked when it is imported)."""
+    source = Path(path).expanduser()
+    if not source.is_file():
+        return  # prepare_dataset names the missing file; nothing else here can be checked
+    if source.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        columns = pq.read_schema(source).names
+    else:
+        with source.open(newline="") as f:
+            columns = next(csv.reader(f, delimiter="\t" if source.suffix == ".tsv" else ","), [])
+    if label not in columns:
+        raise ConfigError("label", f"{label!r} is not a column of {source} (columns: {columns})")
+
+
+CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (
+    dataset_references,
+    model_references,
+    model_architectures,
+    embedded_corpora,
+    task_labels,
+)
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """The schema, then every cross-field rule; the first problem raises, naming its key."""
+    check_schema(config)
+    for rule in CROSS_FIELD_RULES:
+        rule(config)

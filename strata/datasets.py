@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import soundfile as sf
 
-from strata.corpus import build_corpus
+from strata.corpus.build import build_corpus
 from strata.io import atomic_dir, write_parquet
 from strata.manifest import REQUIRED_COLUMNS, check_manifest, manifest_checksum
 from strata.provenance import code_version, sha256_file

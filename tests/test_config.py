@@ -1,13 +1,29 @@
+"""strata.config: the schema and the cross-field rules, one definition each, errors naming keys."""
+
 import copy
+import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import transformers
 import yaml
+from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
 
-from strata.config import ConfigError, validate_config
+from strata.config import CROSS_FIELD_RULES, ConfigError, check_schema, load_schema, validate_config
+from strata.corpus.config import ENGINES
+from strata.datasets import DATASET_KINDS
+from strata.features.shards import LEVELS
+from strata.models import ecapa
+from strata.models.hf import ARCHS, UNSUPPORTED_KEYS
+from strata.models.registry import FAMILIES
+from strata.probes.kinds import TASK_KINDS
+from strata.similarity.measures import MEASURES
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "schemas" / "config.schema.yaml"
+DEFS = load_schema()["definitions"]
+PROPS = load_schema()["properties"]
 
 
 @pytest.fixture
@@ -16,7 +32,7 @@ def config():
 
 
 def test_default_config_is_valid(config):
-    validate_config(config, SCHEMA)
+    validate_config(config)
 
 
 def mutate(config, path, value):
@@ -25,36 +41,235 @@ def mutate(config, path, value):
     node = config
     for key in parents:
         node = node[key]
-    node[last] = value
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
     return config
+
+
+DELETE = object()
 
 
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (["probe", "lrr"], 0.1, "'probe.lrr' is not allowed"),
-        (["colour"], "blue", "'colour' is not allowed"),
-        (["models", "ge2e", "famly"], "x", "'models.ge2e.famly' is not allowed"),
+        (["probe", "lrr"], 0.1, "'probe.lrr': is not allowed"),
+        (["colour"], "blue", "'colour': is not allowed"),
+        (["models", "ge2e", "famly"], "x", "'models.ge2e.famly': is not allowed"),
         (["probe", "lr"], "fast", "'probe.lr': 'fast' is not of type 'number'"),
         (["features", "batch_seconds"], -1, "'features.batch_seconds'"),
         (["models", "ge2e", "family"], "nemo", "'models.ge2e.family'"),
-        (["tasks", "keyword", "dataset"], "librispeech", "'tasks.keyword.dataset'"),
-        (["similarity", "pairs"], [["ge2e", "whisper"]], "'similarity.pairs.0'"),
         (["datasets", "embedded", "voices", 0, "engine"], "say", "voices.0.engine"),
+        (["datasets", "embedded", "sample_rate"], 8000, "embedded.sample_rate"),
+        (["datasets", "embedded", "trials_per_speaker"], 7, "trials_per_speaker"),
+        (["datasets", "embedded", "keywords"], ["Yes"], "keywords.0"),
+        (["models", "wavlm_random", "seed"], DELETE, "'models.wavlm_random.seed': is required"),
+        (["models", "ge2e", "init"], "random", "'models.ge2e.init'"),
+        (["models", "ge2e", "seed"], 3, "'models.ge2e.seed': is not allowed here"),
+        (["models", "ecapa_random", "arch"], "wavlm", "'models.ecapa_random.arch'"),
+        (["models", "ecapa_random", "config", "chanels"], [8], "config.chanels': is not allowed"),
+        (["models", "wavlm_random", "config", "hidden_size"], 0, "config.hidden_size"),
     ],
 )
 def test_bad_config_names_the_key(config, path, value, message):
     with pytest.raises(ConfigError, match=message.replace(".", "\\.").replace("(", "\\(")):
-        validate_config(mutate(config, path, value), SCHEMA)
+        validate_config(mutate(config, path, value))
 
 
 def test_pretrained_hf_model_needs_a_path(config):
     config["models"]["mine"] = {"family": "hf_transformers", "init": "pretrained"}
-    with pytest.raises(ConfigError, match="'models.mine.path' is required"):
-        validate_config(config, SCHEMA)
+    with pytest.raises(ConfigError, match="'models.mine.path': is required"):
+        validate_config(config)
 
 
-def test_yaml_booleans_as_keywords_are_caught(config):
+def test_yaml_booleans_as_keywords_are_caught_with_a_hint(config):
     config["datasets"]["embedded"]["keywords"] = [True, "up"]  # YAML 1.1 reads bare `yes` as true
-    with pytest.raises(ConfigError, match="keywords.0"):
-        validate_config(config, SCHEMA)
+    with pytest.raises(ConfigError, match="keywords.0.*quote them"):
+        validate_config(config)
+
+
+def test_slice_errors_name_the_whole_key(config):
+    corpus = config["datasets"]["embedded"]
+    corpus["splits"]["dev_fraction"] = 0.7
+    with pytest.raises(ConfigError, match="'datasets.x.splits.dev_fraction'"):
+        check_schema(corpus, "embedded_dataset", key="datasets.x")
+
+
+# --- every cross-field rule fails at parse time naming its key ---
+
+RULE_CASES = {
+    "dataset_references": [
+        (["tasks", "keyword", "dataset"], "librispeech", "tasks.keyword.dataset"),
+        (["similarity", "dataset"], "voxceleb", "similarity.dataset"),
+    ],
+    "model_references": [(["similarity", "pairs"], [["ge2e", "whisper"]], "similarity.pairs.0")],
+    "model_architectures": [
+        (
+            ["models", "wavlm_random", "config", "num_attention_heads"],
+            5,
+            "models.wavlm_random.config.num_attention_heads",
+        ),
+        (
+            ["models", "wavlm_random", "config", "conv_stride"],
+            [5, 2],
+            "models.wavlm_random.config.conv_dim",
+        ),
+        (
+            ["models", "wavlm_random", "config", "num_conv_pos_embedding_groups"],
+            7,
+            "models.wavlm_random.config.num_conv_pos_embedding_groups",
+        ),
+        (
+            ["models", "ecapa_random", "config", "channels"],
+            [256, 256, 768],
+            "models.ecapa_random.config.kernel_sizes",
+        ),
+        (
+            ["models", "ecapa_random", "config", "channels"],
+            [256, 128, 256, 256, 768],
+            "models.ecapa_random.config.channels",
+        ),
+        (
+            ["models", "ecapa_random", "config", "res2net_scale"],
+            3,
+            "models.ecapa_random.config.res2net_scale",
+        ),
+        (
+            ["models", "ecapa_random", "config", "groups"],
+            [1, 3, 1, 1, 1],
+            "models.ecapa_random.config.groups",
+        ),
+    ],
+    "embedded_corpora": [
+        (
+            ["datasets", "embedded", "splits", "verification_speakers"],
+            1,
+            "datasets.embedded.splits.verification_speakers",
+        ),
+        (
+            ["datasets", "embedded", "splits", "verification_speakers"],
+            20,
+            "datasets.embedded.splits.verification_speakers",
+        ),
+        (
+            ["datasets", "embedded", "utterances_per_speaker"],
+            10,
+            "datasets.embedded.utterances_per_speaker",
+        ),
+        (
+            ["datasets", "embedded", "utterances_per_speaker"],
+            8,
+            "datasets.embedded.utterances_per_speaker",
+        ),
+        (
+            ["datasets", "embedded", "trials_per_speaker"],
+            5000,
+            "datasets.embedded.trials_per_speaker",
+        ),
+        (["datasets", "embedded", "keywords"], ["yes", "zorblaxx"], "datasets.embedded.keywords"),
+        (
+            ["datasets", "embedded", "styles", "slow"],
+            {"rate": 0.5, "pitch": 1.2},
+            "datasets.embedded.styles.slow",
+        ),
+        (
+            ["datasets", "embedded", "voices", 1],
+            {"engine": "espeak", "voice": "en_us+m1"},
+            "datasets.embedded.voices",
+        ),
+    ],
+    "task_labels": [
+        (["tasks", "style", "label"], "emotion", "tasks.style.label"),
+        (["datasets", "embedded", "keyword_fraction"], 0.0, "tasks.keyword.label"),
+        (["datasets", "embedded", "keyword_fraction"], 1.0, "tasks.intent.label"),
+    ],
+}
+
+
+def test_every_cross_field_rule_has_failing_cases():
+    assert sorted(RULE_CASES) == sorted(rule.__name__ for rule in CROSS_FIELD_RULES)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"), [case for cases in RULE_CASES.values() for case in cases]
+)
+def test_cross_field_rule_fails_naming_its_key(config, path, value, key):
+    bad = mutate(config, path, value)
+    check_schema(bad)  # each case is schema-valid: only the cross-field rule can catch it
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    assert err.value.key == key, str(err.value)
+
+
+def test_manifest_task_label_must_be_a_column_of_the_table(config, tmp_path):
+    table = tmp_path / "mine.csv"
+    table.write_text("utt_id,path,split,speaker\na,a.wav,train,s1\n")
+    config["datasets"]["mine"] = {"kind": "manifest", "path": str(table)}
+    config["tasks"]["emotion"] = {"kind": "classification", "dataset": "mine", "label": "emotion"}
+    with pytest.raises(ConfigError, match="'tasks.emotion.label'.*not a column of"):
+        validate_config(config)
+    config["tasks"]["emotion"]["label"] = "speaker"
+    validate_config(config)
+
+
+# --- the schema's enums are the package's registries ---
+
+
+def enum_of(node):
+    return sorted(node["enum"])
+
+
+@pytest.mark.parametrize(
+    ("schema_enum", "registry"),
+    [
+        (lambda: DEFS["model"]["properties"]["family"], FAMILIES),
+        (lambda: DEFS["model"]["properties"]["arch"], ARCHS),
+        (lambda: DEFS["dataset"]["properties"]["kind"], DATASET_KINDS),
+        (lambda: DEFS["task"]["properties"]["kind"], TASK_KINDS),
+        (lambda: PROPS["similarity"]["properties"]["measures"]["items"], MEASURES),
+        (lambda: PROPS["features"]["properties"]["level"], LEVELS),
+        (lambda: DEFS["voice"]["properties"]["engine"], ENGINES),
+    ],
+    ids=["families", "archs", "dataset kinds", "task kinds", "measures", "levels", "engines"],
+)
+def test_schema_enum_equals_registry(schema_enum, registry):
+    assert enum_of(schema_enum()) == sorted(registry)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_hf_config_keys_are_arguments_of_every_arch(arch):
+    config_cls = getattr(transformers, ARCHS[arch][0])
+    arguments = set(inspect.signature(config_cls.__init__).parameters)
+    allowed = set(DEFS["hf_config"]["properties"]) - UNSUPPORTED_KEYS.get(arch, frozenset())
+    assert allowed <= arguments
+    assert not UNSUPPORTED_KEYS.get(arch, frozenset()) & arguments
+
+
+def test_ecapa_config_keys_and_defaults_are_speechbrains():
+    signature = inspect.signature(ECAPA_TDNN.__init__).parameters
+    arguments = set(signature) - {"self", "input_size", "device", "activation"}
+    assert set(DEFS["ecapa_config"]["properties"]) == arguments | {"n_mels"}
+    assert set(DEFS["ecapa_config"]["properties"]) == ecapa.ECAPA_KWARGS | {"n_mels"}
+    for key, default in ecapa.DEFAULT_LISTS.items():
+        assert signature[key].default == default, key
+    assert signature["res2net_scale"].default == ecapa.DEFAULT_RES2NET_SCALE
+
+
+PARSE_TIME = """
+import sys, yaml
+from strata.config import validate_config
+validate_config(yaml.safe_load(open(sys.argv[1])))
+heavy = sorted({"torch", "pandas", "transformers", "speechbrain", "resemblyzer"} & set(sys.modules))
+assert not heavy, f"config validation imported {heavy}"
+"""
+
+
+def test_validation_imports_nothing_heavy():
+    """It runs at Snakefile parse time, in every job of a cluster run."""
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_TIME, str(ROOT / "config.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

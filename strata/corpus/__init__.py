@@ -1,16 +1,15 @@
 """Offline, deterministic multi-speaker speech corpus synthesised with TTS voices ("embedded")."""
 
-from strata.corpus.build import build_corpus
-from strata.corpus.config import CorpusConfig, parse_config
-from strata.corpus.engines import MissingVoiceError, check_voices
-from strata.corpus.manifest import MANIFEST_COLUMNS, read_trials
+from strata._lazy import lazy_exports
 
-__all__ = [
-    "MANIFEST_COLUMNS",
-    "CorpusConfig",
-    "MissingVoiceError",
-    "build_corpus",
-    "check_voices",
-    "parse_config",
-    "read_trials",
-]
+_EXPORTS = {
+    "MANIFEST_COLUMNS": "strata.corpus.manifest",
+    "CorpusConfig": "strata.corpus.config",
+    "MissingVoiceError": "strata.corpus.engines",
+    "build_corpus": "strata.corpus.build",
+    "check_voices": "strata.corpus.engines",
+    "parse_config": "strata.corpus.config",
+    "read_trials": "strata.corpus.manifest",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

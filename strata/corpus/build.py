@@ -19,8 +19,9 @@ from strata.corpus.audio import (
 )
 from strata.corpus.config import CorpusConfig, parse_config
 from strata.corpus.engines import SynthRequest, check_voices, synthesise
-from strata.corpus.manifest import write_manifest, write_trials
-from strata.corpus.plan import Utterance, assign_splits, make_trials, plan_corpus
+from strata.corpus.lexicon import phones
+from strata.corpus.manifest import TRIALS_SCHEMA, write_manifest, write_trials
+from strata.corpus.plan import Utterance, plan
 from strata.manifest import read_manifest
 from strata.provenance import code_version, sha256_file
 
@@ -63,16 +64,9 @@ def _row(u: Utterance, rel: str, num_samples: int, sr: int, path: Path) -> dict[
     return {
         "utt_id": u.utt_id,
         "path": rel,
-        "speaker": u.speaker,
-        "engine": u.voice.engine,
-        "voice": u.voice.voice,
-        "text": u.text,
+        **u.labels(),
         "words": list(u.words),
-        "phones": list(u.phones),
-        "kind": u.kind,
-        "keyword": u.keyword,
-        "intent": u.intent,
-        "style": u.style,
+        "phones": phones(u.words),
         "sample_rate": sr,
         "num_samples": num_samples,
         "duration": num_samples / sr,
@@ -90,15 +84,13 @@ def build_corpus(cfg: Mapping[str, Any], out_dir: Path, threads: int = 1) -> pd.
         raise ValueError(f"threads must be >= 1, got {threads}")
     config = parse_config(cfg)
     check_voices(config)
-    utts = plan_corpus(config)  # fails on unknown words before any synthesis
-    splits = assign_splits(config, utts)
+    corpus = plan(config)  # fails on unknown words before any synthesis
     out_dir = Path(out_dir)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = pool.map(lambda job: _render(config, out_dir, job), _jobs(utts))
-        rows = [row | {"split": splits[row["utt_id"]]} for job in jobs for row in job]
+        jobs = pool.map(lambda job: _render(config, out_dir, job), _jobs(corpus.utterances))
+        rows = [row | {"split": corpus.splits[row["utt_id"]]} for job in jobs for row in job]
     meta = {"config": dict(cfg), "code_version": code_version()}
     checksum = write_manifest(pd.DataFrame(rows), out_dir / "manifest.parquet", meta)
-    manifest = read_manifest(out_dir / "manifest.parquet")
-    trials = make_trials(config, manifest)
+    trials = pd.DataFrame(corpus.trials, columns=TRIALS_SCHEMA.names)
     write_trials(trials, out_dir / "trials.parquet", {"manifest_sha256": checksum, **meta})
-    return manifest
+    return read_manifest(out_dir / "manifest.parquet")

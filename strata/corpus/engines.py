@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from strata.config import ConfigError
 from strata.corpus.config import CorpusConfig, Voice, parse_config
 
 BINARIES = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival"}
@@ -23,6 +24,7 @@ FESTIVAL_VOICE_PACKAGES = {
     "cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
 }
 ESPEAK_WPM = 175  # espeak-ng's default speaking rate
+ESPEAK_MIN_WPM = 80  # espeak-ng silently speaks any slower request at 80 wpm
 TIMEOUT_S = 300
 
 
@@ -121,12 +123,30 @@ def check_voices(cfg: Mapping[str, Any] | CorpusConfig) -> None:
         check_voice(voice)
 
 
+def espeak_wpm(stretch: float) -> int:
+    return round(ESPEAK_WPM / stretch)
+
+
+def check_styles(config: CorpusConfig) -> None:
+    """Every style is one the configured engines can honour (none is silently clamped)."""
+    if not any(v.engine == "espeak" for v in config.voices):
+        return
+    for style in config.styles:
+        if espeak_wpm(style.stretch) < ESPEAK_MIN_WPM:
+            raise ConfigError(
+                f"styles.{style.name}",
+                f"rate/pitch = {style.rate / style.pitch:.3g} asks espeak-ng for "
+                f"{espeak_wpm(style.stretch)} wpm, below its minimum {ESPEAK_MIN_WPM} "
+                f"(rate/pitch must be >= {ESPEAK_MIN_WPM / ESPEAK_WPM:.3g})",
+            )
+
+
 def _stretch_str(stretch: float) -> str:
     return f"{stretch:.6g}"
 
 
 def espeak_command(voice: str, req: SynthRequest) -> list[str]:
-    wpm = round(ESPEAK_WPM / req.stretch)
+    wpm = espeak_wpm(req.stretch)
     return ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(req.wav), req.text]
 
 

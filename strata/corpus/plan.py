@@ -1,19 +1,27 @@
-"""What to synthesise: per-speaker texts and styles, speaker-aware splits and trials."""
+"""What to synthesise: per-speaker texts and styles, speaker-aware splits and trials.
+
+Planning is cheap and pure (numpy, no audio, no pandas), so the Snakefile plans every embedded
+corpus at parse time: a config the planner cannot honour fails there, naming its key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from strata.corpus.config import CorpusConfig, Voice
-from strata.corpus.grammar import sample_intents, sample_keywords
-from strata.corpus.lexicon import phones
+from strata.config import ConfigError
+from strata.corpus.config import CorpusConfig, Voice, parse_config
+from strata.corpus.engines import check_styles
+from strata.corpus.grammar import sample_intents, sample_keywords, vocabulary
+from strata.corpus.lexicon import check_words
 
 TextSpec = tuple[str, str | None, str | None]  # text, keyword, intent label
 
@@ -25,12 +33,24 @@ class Utterance:
     voice: Voice
     text: str
     words: tuple[str, ...]
-    phones: tuple[str, ...]
     kind: str
     keyword: str | None
     intent: str | None
     style: str
     group: int  # one text spoken in every style; splits keep a group together
+
+    def labels(self) -> dict[str, str | None]:
+        """The manifest's label columns for this utterance (what a task may predict)."""
+        return {
+            "speaker": self.speaker,
+            "engine": self.voice.engine,
+            "voice": self.voice.voice,
+            "text": self.text,
+            "kind": self.kind,
+            "keyword": self.keyword,
+            "intent": self.intent,
+            "style": self.style,
+        }
 
 
 def rng_for(seed: int, *names: str) -> np.random.Generator:
@@ -73,7 +93,6 @@ def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list
     utts = []
     for group, (text, keyword, intent) in enumerate(texts[i] for i in order):
         words = tuple(text.split())
-        pron = tuple(phones(words))  # raises ValueError naming any word missing from cmudict
         for style in cfg.styles:
             utts.append(
                 Utterance(
@@ -82,7 +101,6 @@ def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list
                     voice=voice,
                     text=text,
                     words=words,
-                    phones=pron,
                     kind="keyword" if keyword else "intent",
                     keyword=keyword,
                     intent=intent,
@@ -102,7 +120,7 @@ def plan_corpus(cfg: CorpusConfig) -> list[Utterance]:
     ]
     speakers = [speaker_id(v) for v in cfg.voices]
     if len(set(speakers)) != len(speakers):
-        raise ValueError("config key 'voices' has two voices with the same sanitised speaker id")
+        raise ConfigError("voices", "two voices have the same sanitised speaker id")
     return utts
 
 
@@ -128,9 +146,9 @@ def _split_sizes(cfg: CorpusConfig, groups: int) -> tuple[int, int]:
 
     dev, test = size(cfg.dev_fraction), size(cfg.test_fraction)
     if groups - dev - test < 1:
-        raise ValueError(
-            "config key 'utterances_per_speaker' is too small: "
-            f"{groups} texts per speaker cannot fill train/dev/test"
+        raise ConfigError(
+            "utterances_per_speaker",
+            f"too small: {groups} texts per speaker cannot fill train, dev and test",
         )
     return dev, test
 
@@ -198,7 +216,7 @@ def _pairs(rng: np.random.Generator, n_rows: int, n_cols: int, k: int, distinct:
     """``k`` distinct (row, col) index pairs; with ``distinct`` the pair never has row == col."""
     width = n_cols - 1 if distinct else n_cols
     if n_rows * width < k:
-        raise ValueError(f"config key 'trials_per_speaker' too large: only {n_rows * width} pairs")
+        raise ConfigError("trials_per_speaker", f"too large: only {n_rows * width} pairs")
     pairs = []
     for flat in rng.choice(n_rows * width, size=k, replace=False):
         row, col = divmod(int(flat), width)
@@ -206,19 +224,62 @@ def _pairs(rng: np.random.Generator, n_rows: int, n_cols: int, k: int, distinct:
     return pairs
 
 
-def make_trials(cfg: CorpusConfig, manifest: pd.DataFrame) -> pd.DataFrame:
+Trial = tuple[str, str, bool]  # enrollment utt_id, test utt_id, same speaker
+
+
+def make_trials(cfg: CorpusConfig, utts: Sequence[Utterance], splits: Mapping[str, str]):
     """Balanced target/non-target trials; enrollment and test both from verification speakers."""
-    held = manifest[manifest["split"] == "verification"]
-    ids = {s: sorted(g["utt_id"]) for s, g in held.groupby("speaker", sort=True)}
+    ids: dict[str, list[str]] = {}
+    for u in sorted(utts, key=lambda u: u.utt_id):
+        if splits[u.utt_id] == "verification":
+            ids.setdefault(u.speaker, []).append(u.utt_id)
     half = cfg.trials_per_speaker // 2
-    rows = []
-    for speaker, own in ids.items():
+    rows: list[Trial] = []
+    for speaker, own in sorted(ids.items()):
         rng = rng_for(cfg.seed, "trials", speaker)
         others = sorted(u for s, us in ids.items() if s != speaker for u in us)
         rows += [(own[i], own[j], True) for i, j in _pairs(rng, len(own), len(own), half, True)]
         rows += [
             (own[i], others[j], False) for i, j in _pairs(rng, len(own), len(others), half, False)
         ]
-    return pd.DataFrame(rows, columns=["enrollment", "test", "target"]).astype(
-        {"enrollment": str, "test": str, "target": bool}
-    )
+    return rows
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    """Everything about the corpus except its audio: utterances, their splits and the trials."""
+
+    config: CorpusConfig
+    utterances: list[Utterance]
+    splits: dict[str, str]
+    trials: list[Trial]
+
+    def labels(self) -> dict[str, list[tuple[str, str | None]]]:
+        """Per label column, (split, value) of every utterance, as the manifest will hold them."""
+        columns: dict[str, list[tuple[str, str | None]]] = {}
+        for u in self.utterances:
+            for column, value in u.labels().items():
+                columns.setdefault(column, []).append((self.splits[u.utt_id], value))
+        return columns
+
+
+def plan(config: CorpusConfig) -> CorpusPlan:
+    """Plan the corpus, or raise ConfigError naming what the config cannot give."""
+    try:
+        check_words(vocabulary(config.keywords))
+    except ValueError as err:
+        raise ConfigError("keywords", str(err)) from None
+    check_styles(config)
+    utts = plan_corpus(config)
+    splits = assign_splits(config, utts)
+    return CorpusPlan(config, utts, splits, make_trials(config, utts, splits))
+
+
+def plan_from_config(cfg: Mapping[str, Any]) -> CorpusPlan:
+    """:func:`plan` of a config slice; cached, as parse time asks once per rule that needs it."""
+    return _plan_cached(json.dumps(cfg, sort_keys=True))
+
+
+@cache
+def _plan_cached(cfg_json: str) -> CorpusPlan:
+    return plan(parse_config(json.loads(cfg_json)))

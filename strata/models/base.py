@@ -68,6 +68,12 @@ class ModelFamily(ABC):
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         """Ordered layers for a model config. Must be cheap: no torch, no weights."""
 
+    def check_config(self, cfg: dict[str, Any]) -> None:
+        """Raise :class:`~strata.config.ConfigError` (key relative to the model, e.g.
+        ``config.channels``) for a schema-valid config the family cannot build. Cheap: it runs
+        at Snakefile parse time. Per-key bounds belong in the schema, not here."""
+        return None  # the default: a family whose schema-valid configs all build
+
     @abstractmethod
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         """Make the checkpoint the encoder will load and return its path.

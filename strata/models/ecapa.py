@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from strata.config import ConfigError
 from strata.io import atomic_dir, write_json
 from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, batch_for, require
 
@@ -30,8 +31,16 @@ WEIGHTS = "embedding_model.ckpt"
 HYPERPARAMS = "hyperparams.json"
 FRAME_RATE = 100.0  # Fbank hop of 10 ms
 HOP = 160  # samples per frame at 16 kHz
-# ECAPA_TDNN's default channels, needed without torch to count its blocks.
+# ECAPA_TDNN's defaults, needed without torch to count blocks and check a config (a test holds
+# them equal to speechbrain's).
 DEFAULT_CHANNELS = [512, 512, 512, 512, 1536]
+DEFAULT_LISTS = {
+    "channels": DEFAULT_CHANNELS,
+    "kernel_sizes": [5, 3, 3, 3, 1],
+    "dilations": [1, 2, 3, 4, 1],
+    "groups": [1, 1, 1, 1, 1],
+}
+DEFAULT_RES2NET_SCALE = 8
 DEFAULT_N_MELS = 80
 # ECAPA_TDNN keyword arguments a JSON config may set (activation is a class, device unused).
 ECAPA_KWARGS = frozenset(
@@ -94,8 +103,36 @@ def _build(params: dict[str, Any]) -> Any:
     return ECAPA_TDNN(params.get("n_mels", DEFAULT_N_MELS), **kwargs)
 
 
+def check_architecture(params: dict[str, Any]) -> None:
+    """Raise ConfigError (key ``config.<arg>``) for arguments ECAPA_TDNN cannot build or run."""
+    lists = {k: params.get(k, default) for k, default in DEFAULT_LISTS.items()}
+    for key, value in lists.items():
+        if len(value) != len(lists["channels"]):
+            raise ConfigError(f"config.{key}", f"needs one entry per channels entry: {lists}")
+    channels, groups = lists["channels"], lists["groups"]
+    blocks = channels[1:-1]
+    if sum(blocks) != channels[-2] * len(blocks):
+        raise ConfigError(
+            "config.channels",
+            f"the SE-Res2Net blocks' channels {blocks} must sum to channels[-2] x {len(blocks)}, "
+            "the MFA's input width (equal channels do)",
+        )
+    scale = params.get("res2net_scale", DEFAULT_RES2NET_SCALE)
+    if any(c % scale for c in blocks):
+        raise ConfigError("config.res2net_scale", f"{scale} does not divide {blocks}")
+    n_mels = params.get("n_mels", DEFAULT_N_MELS)
+    ins = [n_mels, *channels[:-2], sum(blocks)]
+    for i, (c_in, c_out, g) in enumerate(zip(ins, channels, groups, strict=True)):
+        if c_in % g or c_out % g:
+            raise ConfigError("config.groups", f"groups[{i}] = {g} must divide {c_in} and {c_out}")
+
+
 class EcapaFamily(ModelFamily):
     name = "speechbrain_ecapa"
+
+    def check_config(self, cfg: dict[str, Any]) -> None:
+        if cfg["init"] == "random":
+            check_architecture(cfg.get("config", {}))
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         return _specs(_hyperparams(cfg))

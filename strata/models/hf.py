@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from strata.config import ConfigError
 from strata.io import atomic_dir
 from strata.models.base import (
     SAMPLE_RATE,
@@ -35,11 +36,20 @@ ARCHS: dict[str, tuple[str, str]] = {
     "data2vec_audio": ("Data2VecAudioConfig", "Data2VecAudioModel"),
 }
 
-# The defaults layer_specs needs, identical in all four Config classes (a test checks this):
-# importing transformers pulls in torch, which layer_specs must not do.
+# The defaults layer_specs and check_config need, identical in all four Config classes (a test
+# checks this): importing transformers pulls in torch, which parse time must not do.
 CONFIG_DEFAULTS: dict[str, Any] = {
     "num_hidden_layers": 12,
+    "hidden_size": 768,
+    "num_attention_heads": 12,
+    "num_conv_pos_embedding_groups": 16,
+    "conv_dim": [512, 512, 512, 512, 512, 512, 512],
     "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+}
+# Config keys an arch's Config class does not have (transformers would keep them unused).
+UNSUPPORTED_KEYS: dict[str, frozenset[str]] = {
+    "data2vec_audio": frozenset({"feat_extract_norm", "do_stable_layer_norm"}),
 }
 
 # HF's zero-mean unit-variance epsilon (Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm).
@@ -94,6 +104,22 @@ class HFTransformersFamily(ModelFamily):
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         model_cfg = _model_config(cfg)
         return _specs(model_cfg["num_hidden_layers"], model_cfg["conv_stride"])
+
+    def check_config(self, cfg: dict[str, Any]) -> None:
+        if cfg["init"] != "random":
+            return  # a checkpoint's own config.json, read by layer_specs
+        given = cfg.get("config", {})
+        for key in sorted(UNSUPPORTED_KEYS.get(cfg["arch"], frozenset()) & set(given)):
+            raise ConfigError(f"config.{key}", f"not an argument of {cfg['arch']} models")
+        c = _model_config(cfg)
+        lengths = {k: len(c[k]) for k in ("conv_dim", "conv_stride", "conv_kernel")}
+        if len(set(lengths.values())) > 1:
+            raise ConfigError("config.conv_dim", f"conv lists differ in length: {lengths}")
+        for key in ("num_attention_heads", "num_conv_pos_embedding_groups"):
+            if c["hidden_size"] % c[key]:
+                raise ConfigError(
+                    f"config.{key}", f"{c[key]} does not divide hidden_size {c['hidden_size']}"
+                )
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         if _require(cfg, "init") == "pretrained":

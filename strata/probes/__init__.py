@@ -1,12 +1,13 @@
 """Probes: frozen-feature downstream models, one per (model, task, layer)."""
 
-from strata.probes.linear import ProbeResult, train_linear_probe
-from strata.probes.tasks import TASK_KINDS, ClassificationData, classification_data
+from strata._lazy import lazy_exports
 
-__all__ = [
-    "TASK_KINDS",
-    "ClassificationData",
-    "ProbeResult",
-    "classification_data",
-    "train_linear_probe",
-]
+_EXPORTS = {
+    "TASK_KINDS": "strata.probes.kinds",
+    "ClassificationData": "strata.probes.tasks",
+    "ProbeResult": "strata.probes.linear",
+    "classification_data": "strata.probes.tasks",
+    "train_linear_probe": "strata.probes.linear",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,7 +1,7 @@
-"""Task definitions: which utterances, which label, which splits.
+"""Task data: a task's labelled utterances joined to a layer's features, per split.
 
-A task config names its ``kind`` (only ``classification`` today; CTC phone recognition and
-verification arrive with the SUPERB tasks) and the manifest ``label`` column it predicts.
+A task config names its ``kind`` (:data:`strata.probes.kinds.TASK_KINDS`) and the manifest
+``label`` column it predicts.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "dev", "test")
-TASK_KINDS = ("classification",)
+from strata.probes.kinds import SPLITS, TASK_KINDS
 
 
 @dataclass
@@ -40,16 +39,12 @@ def classification_data(
     if list(manifest["utt_id"]) != list(utt_ids):
         raise ValueError("feature shard and manifest disagree on utterance ids or their order")
     used = manifest[manifest[label].notna() & manifest["split"].isin(SPLITS)]
+    TASK_KINDS["classification"].check_labels(zip(used["split"], used[label], strict=True), task)
     classes = sorted(used.loc[used["split"] == "train", label].unique())
     index = {c: i for i, c in enumerate(classes)}
     data = ClassificationData({}, {}, {}, [str(c) for c in classes])
     for split in SPLITS:
         rows = used[used["split"] == split]
-        if rows.empty:
-            raise ValueError(f"task {label!r}: no utterances in split {split!r}")
-        unseen = sorted(set(rows[label]) - set(index))
-        if unseen:
-            raise ValueError(f"task {label!r}: {split} classes absent from train: {unseen[:5]}")
         positions = rows.index.to_numpy()
         data.x[split] = features[manifest.index.get_indexer(positions)]
         data.y[split] = rows[label].map(index).to_numpy(dtype=np.int64)

