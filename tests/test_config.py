@@ -16,6 +16,8 @@ from strata.corpus.config import ENGINES
 from strata.datasets import DATASET_KINDS
 from strata.features.shards import LEVELS
 from strata.models import ecapa
+from strata.models.checkpoints import BRANCHES
+from strata.models.frontends import FRONTENDS
 from strata.models.hf import ARCHS, UNSUPPORTED_KEYS
 from strata.models.registry import FAMILIES
 from strata.probes.kinds import TASK_KINDS
@@ -230,8 +232,20 @@ def enum_of(node):
         (lambda: PROPS["similarity"]["properties"]["measures"]["items"], MEASURES),
         (lambda: PROPS["features"]["properties"]["level"], LEVELS),
         (lambda: DEFS["voice"]["properties"]["engine"], ENGINES),
+        (lambda: DEFS["model"]["properties"]["frontend"], FRONTENDS),
+        (lambda: DEFS["model"]["properties"]["branch"], BRANCHES),
     ],
-    ids=["families", "archs", "dataset kinds", "task kinds", "measures", "levels", "engines"],
+    ids=[
+        "families",
+        "archs",
+        "dataset kinds",
+        "task kinds",
+        "measures",
+        "levels",
+        "engines",
+        "front ends",
+        "branches",
+    ],
 )
 def test_schema_enum_equals_registry(schema_enum, registry):
     assert enum_of(schema_enum()) == sorted(registry)
@@ -241,7 +255,8 @@ def test_schema_enum_equals_registry(schema_enum, registry):
 def test_hf_config_keys_are_arguments_of_every_arch(arch):
     config_cls = getattr(transformers, ARCHS[arch][0])
     arguments = set(inspect.signature(config_cls.__init__).parameters)
-    allowed = set(DEFS["hf_config"]["properties"]) - UNSUPPORTED_KEYS.get(arch, frozenset())
+    definition = "whisper_config" if arch == "whisper" else "hf_config"
+    allowed = set(DEFS[definition]["properties"]) - UNSUPPORTED_KEYS.get(arch, frozenset())
     assert allowed <= arguments
     assert not UNSUPPORTED_KEYS.get(arch, frozenset()) & arguments
 

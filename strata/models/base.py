@@ -107,6 +107,24 @@ def require(cfg: dict[str, Any], key: str, family: str) -> Any:
     return cfg[key]
 
 
+def layer_outputs(
+    layers: list[LayerSpec], hidden: list[torch.Tensor], frames: torch.Tensor
+) -> dict[str, LayerOutput]:
+    """One LayerOutput per layer from (B, T, D) tensors: frame-level layers get ``frames`` as
+    lengths (steps past them zeroed), utterance-level ones (T = 1) length 1."""
+    import torch
+
+    ones = torch.ones_like(frames)
+    outputs = {}
+    for spec, h in zip(layers, hidden, strict=True):
+        if spec.frame_rate is None:
+            outputs[spec.name] = LayerOutput(h, ones)
+            continue
+        valid = torch.arange(h.shape[1], device=h.device)[None, :] < frames[:, None]
+        outputs[spec.name] = LayerOutput(h * valid[..., None], frames)
+    return outputs
+
+
 def batch_for(module: torch.nn.Module, waves: torch.Tensor, lengths: torch.Tensor):
     """The batch on ``module``'s device as float32 waves and int64 lengths, lengths checked."""
     import torch

@@ -1,36 +1,49 @@
-"""SpeechBrain ECAPA-TDNN speaker encoder, layer by layer.
+"""SpeechBrain ECAPA-TDNN speaker encoders, supervised or self-supervised (DINO), layer by layer.
 
 Layers follow the paper's blocks: ``tdnn`` (blocks[0]), ``seres2net_1..N`` (blocks[1..N]),
-``mfa`` (multi-layer feature aggregation), all at 100 Hz; then two utterance-level layers:
-``asp`` is the attentive statistics pooling output (weighted mean and std) *before* ``asp_bn``,
-because asp_bn in eval mode is a fixed per-channel affine map whose effect the ``embedding``
-layer (the final ``fc`` output) already includes; ``asp`` thus shows the pooled statistics as
-the pooling computes them.
+``mfa`` (multi-layer feature aggregation), all at the front end's frame rate (100 Hz); then two
+utterance-level layers: ``asp``, the attentive statistics pooling output (weighted mean and std)
+*before* ``asp_bn`` (in eval mode a fixed per-channel affine map whose effect ``embedding``
+includes), and ``embedding``, the final ``fc`` output that ``EncoderClassifier.encode_batch``
+returns.
 
-Features are SpeechBrain's ``Fbank(n_mels)`` at 16 kHz with per-utterance mean normalisation
-(``InputNormalization(norm_type="sentence", std_norm=False)``), as in the SpeechBrain recipes.
+Checkpoints, all through one loader:
 
-Checkpoint layout (as SpeechBrain's pretrained ECAPA dirs): ``embedding_model.ckpt`` (a torch
-state dict) and ``hyperparams.json`` (ECAPA_TDNN keyword arguments, ``n_mels`` for input_size).
+- a SpeechBrain pretrained directory (``speechbrain/spkrec-ecapa-voxceleb``'s layout:
+  ``hyperparams.yaml``, ``embedding_model.ckpt``, plus heads strata ignores). The architecture and
+  the front end come from ``hyperparams.yaml``, read as data (:mod:`strata.models.hparams`).
+  Random-init models are written in this layout too.
+- a state-dict file of the same network (``blocks.*``, ``mfa``, ``asp``, ``asp_bn``, ``fc``),
+  e.g. 3D-Speaker's RDINO: DINO wrappers and heads are dropped (:mod:`strata.models.checkpoints`),
+  and the config declares the architecture (``config``) and the front end (``frontend``).
+
+Padded batches are exact (see :class:`EcapaEncoder`).
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from strata.config import ConfigError
-from strata.io import atomic_dir, write_json
-from strata.models.base import Encoder, LayerOutput, LayerSpec, ModelFamily, batch_for, require
+from strata.io import atomic_dir
+from strata.models.base import Encoder, LayerSpec, ModelFamily, batch_for, layer_outputs
+from strata.models.checkpoints import backbone_state, load_exact, read_state
+from strata.models.frontends import FBANK_ARGS, FRONTENDS, NORM_ARGS
+from strata.models.hparams import Tagged, constructor_args, load_hparams
+from strata.models.ragged import pad_tails, relative_lengths
 
 if TYPE_CHECKING:
     import torch
 
 WEIGHTS = "embedding_model.ckpt"
-HYPERPARAMS = "hyperparams.json"
-FRAME_RATE = 100.0  # Fbank hop of 10 ms
-HOP = 160  # samples per frame at 16 kHz
+HYPERPARAMS = "hyperparams.yaml"
+ECAPA_CLASS = "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN"
+FBANK_CLASS = "speechbrain.lobes.features.Fbank"
+NORM_CLASS = "speechbrain.processing.features.InputNormalization"
 # ECAPA_TDNN's defaults, needed without torch to count blocks and check a config (a test holds
 # them equal to speechbrain's).
 DEFAULT_CHANNELS = [512, 512, 512, 512, 1536]
@@ -42,7 +55,7 @@ DEFAULT_LISTS = {
 }
 DEFAULT_RES2NET_SCALE = 8
 DEFAULT_N_MELS = 80
-# ECAPA_TDNN keyword arguments a JSON config may set (activation is a class, device unused).
+# ECAPA_TDNN keyword arguments a config may set (activation is a class, device unused).
 ECAPA_KWARGS = frozenset(
     {
         "lin_neurons",
@@ -59,48 +72,69 @@ ECAPA_KWARGS = frozenset(
 )
 
 
-def _require(cfg: dict[str, Any], key: str) -> Any:
-    return require(cfg, key, "speechbrain_ecapa")
+@dataclass(frozen=True)
+class Architecture:
+    """ECAPA_TDNN arguments (``n_mels`` as input size) and the front end that feeds it."""
+
+    params: dict[str, Any]
+    frontend: str
+    frontend_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_mels(self) -> int:
+        return self.params.get("n_mels", DEFAULT_N_MELS)
+
+    def specs(self) -> list[LayerSpec]:
+        rate = 1000.0 / self.frontend_args.get("fbank_args", {}).get("hop_length", 10)
+        n_blocks = len(self.params.get("channels", DEFAULT_CHANNELS)) - 2
+        frame = ["tdnn", *(f"seres2net_{i}" for i in range(1, n_blocks + 1)), "mfa"]
+        pooled = [LayerSpec("asp", None), LayerSpec("embedding", None)]
+        return [LayerSpec(n, rate) for n in frame] + pooled
+
+    def build_frontend(self) -> Any:
+        return FRONTENDS[self.frontend](n_mels=self.n_mels, **self.frontend_args)
 
 
-def _hyperparams(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The ECAPA hyperparameters: cfg["config"] (random) or the checkpoint's hyperparams.json."""
-    init = _require(cfg, "init")
-    if init == "random":
-        params = dict(cfg.get("config", {}))
-    elif init == "pretrained":
-        params = json.loads(_pretrained_file(cfg, HYPERPARAMS).read_text())
-    else:
-        raise ValueError(
-            f"speechbrain_ecapa: 'init' must be 'random' or 'pretrained', got {init!r}"
-        )
-    unknown = sorted(set(params) - ECAPA_KWARGS - {"n_mels"})
-    if unknown:
-        raise ValueError(f"speechbrain_ecapa: unknown hyperparameters {unknown}")
-    return params
-
-
-def _pretrained_file(cfg: dict[str, Any], name: str) -> Path:
-    path = Path(_require(cfg, "path")) / name
+def read_architecture(directory: Path) -> Architecture:
+    """The architecture a SpeechBrain pretrained directory's hyperparams.yaml declares."""
+    path = Path(directory) / HYPERPARAMS
     if not path.is_file():
-        raise FileNotFoundError(f"speechbrain_ecapa: pretrained 'path' lacks {name}: {path}")
-    return path
+        raise FileNotFoundError(f"speechbrain_ecapa: no {HYPERPARAMS} in {directory}")
+    hp = load_hparams(path)
+    activation = hp.get("embedding_model")
+    if isinstance(activation, Tagged) and isinstance(activation.value, dict):
+        act = activation.value.pop("activation", None)
+        if act is not None and act != Tagged("!name:torch.nn.ReLU", ""):
+            raise ValueError(f"{path}: embedding_model.activation {act} (only ReLU is supported)")
+    allowed = ECAPA_KWARGS | {"input_size"}
+    model = constructor_args(hp, "embedding_model", ECAPA_CLASS, allowed, path)
+    fbank = constructor_args(hp, "compute_features", FBANK_CLASS, FBANK_ARGS, path)
+    norm = constructor_args(hp, "mean_var_norm", NORM_CLASS, NORM_ARGS, path)
+    n_mels = fbank.get("n_mels", 40)  # Fbank's own default
+    if model.pop("input_size", n_mels) != n_mels:
+        raise ValueError(f"{path}: embedding_model.input_size differs from Fbank's n_mels")
+    fbank.pop("n_mels", None)
+    # A strata-written directory may name another front end (SpeechBrain ignores the key).
+    frontend = hp.get("strata_frontend", "speechbrain_fbank")
+    if frontend not in FRONTENDS:
+        raise ValueError(f"{path}: unknown strata_frontend {frontend!r}; known {sorted(FRONTENDS)}")
+    args = {"fbank_args": fbank, "norm_args": norm} if frontend == "speechbrain_fbank" else {}
+    return Architecture({"n_mels": n_mels, **model}, frontend, args)
 
 
-def _specs(params: dict[str, Any]) -> list[LayerSpec]:
-    n_blocks = len(params.get("channels", DEFAULT_CHANNELS)) - 2
-    frame = ["tdnn", *(f"seres2net_{i}" for i in range(1, n_blocks + 1)), "mfa"]
-    return [LayerSpec(n, FRAME_RATE) for n in frame] + [
-        LayerSpec("asp", None),
-        LayerSpec("embedding", None),
-    ]
-
-
-def _build(params: dict[str, Any]) -> Any:
-    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
-
-    kwargs = {k: v for k, v in params.items() if k != "n_mels"}
-    return ECAPA_TDNN(params.get("n_mels", DEFAULT_N_MELS), **kwargs)
+def architecture(cfg: dict[str, Any], checkpoint: Path | None = None) -> Architecture:
+    """A config's architecture (cheap, no torch): from ``hyperparams.yaml`` for directories
+    (``checkpoint`` once materialised, else the pretrained ``path``), else from the config."""
+    directory = checkpoint if checkpoint is not None else cfg.get("path")
+    if directory is not None and Path(directory).is_dir():
+        return read_architecture(Path(directory))
+    if cfg["init"] == "pretrained" and not Path(cfg["path"]).is_file():
+        raise FileNotFoundError(
+            f"speechbrain_ecapa: pretrained 'path' {cfg['path']} is neither a SpeechBrain "
+            "directory nor a state-dict file"
+        )
+    params = {"n_mels": DEFAULT_N_MELS, **cfg.get("config", {})}
+    return Architecture(params, cfg.get("frontend", "speechbrain_fbank"))
 
 
 def check_architecture(params: dict[str, Any]) -> None:
@@ -127,116 +161,177 @@ def check_architecture(params: dict[str, Any]) -> None:
             raise ConfigError("config.groups", f"groups[{i}] = {g} must divide {c_in} and {c_out}")
 
 
+def _build(params: dict[str, Any]) -> Any:
+    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
+
+    kwargs = {k: v for k, v in params.items() if k != "n_mels"}
+    return ECAPA_TDNN(params.get("n_mels", DEFAULT_N_MELS), **kwargs)
+
+
+def hyperparams_text(arch: Architecture, seed: int) -> str:
+    """A SpeechBrain ``hyperparams.yaml`` for a random-init model (EncoderClassifier loads it)."""
+    model = {k: v for k, v in arch.params.items() if k != "n_mels"}
+    args = yaml.safe_dump(model, default_flow_style=None, sort_keys=False)
+    lin = model.get("lin_neurons", 192)
+    return "\n".join(
+        [
+            f"# strata: random-init ECAPA-TDNN (seed {seed}), SpeechBrain's pretrained layout",
+            f"n_mels: {arch.n_mels}",
+            *(
+                [f"strata_frontend: {arch.frontend}"]
+                if arch.frontend != "speechbrain_fbank"
+                else []
+            ),
+            "compute_features: !new:speechbrain.lobes.features.Fbank",
+            "    n_mels: !ref <n_mels>",
+            "mean_var_norm: !new:speechbrain.processing.features.InputNormalization",
+            "    norm_type: sentence",
+            "    std_norm: False",
+            f"embedding_model: !new:{ECAPA_CLASS}",
+            "    input_size: !ref <n_mels>",
+            *(f"    {line}" for line in args.strip().splitlines()),
+            "classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier",
+            f"    input_size: {lin}",
+            "    out_neurons: 2",
+            "modules:",
+            "    compute_features: !ref <compute_features>",
+            "    mean_var_norm: !ref <mean_var_norm>",
+            "    embedding_model: !ref <embedding_model>",
+            "    classifier: !ref <classifier>",
+            "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
+            "    loadables:",
+            "        embedding_model: !ref <embedding_model>",
+            "        classifier: !ref <classifier>",
+            "",
+        ]
+    )
+
+
 class EcapaFamily(ModelFamily):
     name = "speechbrain_ecapa"
 
-    def check_config(self, cfg: dict[str, Any]) -> None:
-        if cfg["init"] == "random":
-            check_architecture(cfg.get("config", {}))
-
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
-        return _specs(_hyperparams(cfg))
+        return architecture(cfg).specs()
+
+    def check_config(self, cfg: dict[str, Any]) -> None:
+        if "config" in cfg:
+            check_architecture(cfg["config"])
+        if cfg["init"] == "pretrained" and Path(cfg["path"]).is_dir():
+            for key in ("config", "frontend"):
+                if key in cfg:
+                    raise ConfigError(key, f"comes from {cfg['path']}/{HYPERPARAMS}, not config")
+        elif cfg["init"] == "pretrained" and "frontend" not in cfg:
+            raise ConfigError("frontend", "a state-dict checkpoint needs its front end declared")
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
-        params = _hyperparams(cfg)
         if cfg["init"] == "pretrained":
-            _pretrained_file(cfg, WEIGHTS)
-            return Path(cfg["path"])
+            path = Path(cfg["path"])
+            self.weight_files(path)  # fails early, naming what is missing
+            return path
         import torch
 
-        torch.manual_seed(int(_require(cfg, "seed")))
-        model = _build(params)
+        arch = architecture(cfg)
+        torch.manual_seed(int(cfg["seed"]))
+        model = _build(arch.params)
+        from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+
+        classifier = Classifier(input_size=arch.params.get("lin_neurons", 192), out_neurons=2)
         final = Path(out_dir) / "checkpoint"
         with atomic_dir(final) as tmp:
             # torch.save like SpeechBrain's own checkpoints (byte-identical for equal weights).
             torch.save(model.state_dict(), tmp / WEIGHTS)
-            write_json(tmp / HYPERPARAMS, {"n_mels": DEFAULT_N_MELS, **params})
+            torch.save(classifier.state_dict(), tmp / "classifier.ckpt")
+            (tmp / HYPERPARAMS).write_text(hyperparams_text(arch, int(cfg["seed"])))
         return final
 
     def weight_files(self, checkpoint: Path) -> list[Path]:
-        path = Path(checkpoint) / WEIGHTS
-        if not path.is_file():
-            raise FileNotFoundError(f"speechbrain_ecapa: missing {WEIGHTS} in {checkpoint}")
-        return [path]
+        path = Path(checkpoint)
+        weights = path / WEIGHTS if path.is_dir() else path
+        if not weights.is_file():
+            raise FileNotFoundError(f"speechbrain_ecapa: missing {weights}")
+        return [weights]
 
     def load(self, cfg: dict[str, Any], checkpoint: Path) -> Encoder:
-        import torch
-
-        checkpoint = Path(checkpoint)
-        params_path, weights = checkpoint / HYPERPARAMS, self.weight_files(checkpoint)[0]
-        if not params_path.is_file():
-            raise FileNotFoundError(f"speechbrain_ecapa: missing {HYPERPARAMS} in {checkpoint}")
-        params = json.loads(params_path.read_text())
-        model = _build(params)
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        return EcapaEncoder(model, params.get("n_mels", DEFAULT_N_MELS), _specs(params))
+        arch = architecture(cfg, Path(checkpoint))
+        model = _build(arch.params)
+        weights = self.weight_files(checkpoint)[0]
+        state = backbone_state(read_state(weights), cfg.get("branch", "teacher"))
+        hint = "" if Path(checkpoint).is_dir() else " (declare the architecture in config:)"
+        load_exact(model, state, weights, hint)
+        return EcapaEncoder(model.eval(), arch.build_frontend(), arch.specs())
 
 
 class EcapaEncoder(Encoder):
-    """ECAPA-TDNN returning every block.
+    """ECAPA-TDNN returning every block, exact on padded batches.
 
-    Utterances run in groups of equal length, unpadded: the "same"-padded (reflect) convolutions
-    and the Fbank's centred STFT would otherwise let padding leak into the last ~0.65 s of valid
-    frames (the blocks' receptive field), so batching over padding cannot be padding-invariant.
+    SpeechBrain's convolutions pad "same" by reflection, so in a padded batch a shorter row's
+    last frames would see the batch's padding. A pre-hook on every such convolution writes into
+    each row's padding the reflection of that row's own end (:func:`.ragged.pad_tails`), and
+    the squeeze-excitation and pooling layers get the valid lengths, so every valid frame is
+    what the utterance gives alone.
     """
 
-    def __init__(self, model: Any, n_mels: int, layers: list[LayerSpec]) -> None:
-        from speechbrain.lobes.features import Fbank
-        from speechbrain.processing.features import InputNormalization
+    def __init__(self, model: Any, frontend: Any, layers: list[LayerSpec]) -> None:
+        self.model, self.frontend, self.layers = model, frontend, layers
+        self._frames: torch.Tensor | None = None
+        self.max_pad = 0
+        for module in model.modules():
+            pad = _same_padding(module)
+            if pad:
+                self.max_pad = max(self.max_pad, pad)
+                module.register_forward_pre_hook(self._pad_rows(pad, module.padding_mode))
 
-        self.model = model.eval()
-        self.fbank = Fbank(n_mels=n_mels).eval()
-        self.norm = InputNormalization(norm_type="sentence", std_norm=False).eval()
-        self.layers = layers
+    def _pad_rows(self, pad: int, mode: str):
+        def hook(_module: Any, args: tuple) -> tuple:
+            if self._frames is None:  # the model called directly: SpeechBrain's own padding
+                return args
+            return (pad_tails(args[0], self._frames, pad, mode), *args[1:])
+
+        return hook
 
     def to(self, device: str | torch.device) -> EcapaEncoder:
         self.model.to(device)
-        self.fbank.to(device)
-        self.norm.to(device)
+        self.frontend.to(device)
         return self
 
-    def features(self, waves: torch.Tensor) -> torch.Tensor:
-        """Mean-normalised fbanks (B, T, n_mels) of unpadded, equal-length waves."""
-        return self.norm(self.fbank(waves))
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor):
+        import torch
+        import torch.nn.functional as F
 
-    def layer_outputs(self, feats: torch.Tensor) -> list[torch.Tensor]:
-        """Every layer, each (B, T, D), walking the blocks as ``ECAPA_TDNN.forward`` does."""
+        with torch.inference_mode():
+            waves, lengths = batch_for(self.model, waves, lengths)
+            feats, frames = self.frontend(waves, lengths)
+            n_frames = feats.shape[-1]
+            x = F.pad(feats, (0, self.max_pad))  # room for each row's own padding
+            relative = relative_lengths(frames, x.shape[-1])
+            self._frames = frames
+            try:
+                hidden = self._walk(x, relative)
+            finally:
+                self._frames = None
+            hidden = [h[..., :n_frames].transpose(1, 2) for h in hidden]
+            return layer_outputs(self.layers, hidden, frames)
+
+    def _walk(self, x: torch.Tensor, relative: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer (B, D, T), walking the blocks as ``ECAPA_TDNN.forward`` does."""
         import torch
         from speechbrain.lobes.models.ECAPA_TDNN import TDNNBlock
 
         model = self.model
-        x = feats.transpose(1, 2)
         blocks = []
         for block in model.blocks:
-            x = block(x) if isinstance(block, TDNNBlock) else block(x, lengths=None)
+            x = block(x) if isinstance(block, TDNNBlock) else block(x, lengths=relative)
             blocks.append(x)
         mfa = model.mfa(torch.cat(blocks[1:], dim=1))
-        asp = model.asp(mfa, lengths=None)
+        asp = model.asp(mfa, lengths=relative)
         embedding = model.fc(model.asp_bn(asp))
-        return [h.transpose(1, 2) for h in (*blocks, mfa, asp, embedding)]
+        return [*blocks, mfa, asp, embedding]
 
-    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerOutput]:
-        import torch
 
-        with torch.inference_mode():
-            waves, lengths = batch_for(self.model, waves, lengths)
-            n_frames = waves.shape[1] // HOP + 1  # centred STFT
-            hidden: list[torch.Tensor] | None = None
-            for length in lengths.unique().tolist():
-                idx = (lengths == length).nonzero().flatten()
-                group = self.layer_outputs(self.features(waves[idx, :length]))
-                if hidden is None:
-                    hidden = [
-                        h.new_zeros(len(lengths), n_frames if spec.frame_rate else 1, h.shape[2])
-                        for spec, h in zip(self.layers, group, strict=True)
-                    ]
-                for full, part in zip(hidden, group, strict=True):
-                    full[idx, : part.shape[1]] = part
-            assert hidden is not None
-            frames = lengths // HOP + 1
-            ones = torch.ones_like(frames)
-            return {
-                spec.name: LayerOutput(h, frames if spec.frame_rate else ones)
-                for spec, h in zip(self.layers, hidden, strict=True)
-            }
+def _same_padding(module: Any) -> int:
+    """Per-side padding of a SpeechBrain "same" Conv1d (0 for anything else)."""
+    from speechbrain.nnet.CNN import Conv1d
+
+    if not isinstance(module, Conv1d) or module.padding != "same" or module.stride != 1:
+        return 0
+    return module.dilation * (module.kernel_size - 1) // 2

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from strata.models.base import (
     SAMPLE_RATE,
     Encoder,
-    LayerOutput,
     LayerSpec,
     ModelFamily,
     check_lengths,
+    layer_outputs,
 )
 
 if TYPE_CHECKING:
@@ -83,11 +83,9 @@ class ResemblyzerFamily(ModelFamily):
     name = "resemblyzer"
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
-        _check_init(cfg)
         return list(LAYERS)
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
-        _check_init(cfg)
         path = Path(cfg["path"]) if "path" in cfg else default_weights()
         if not path.is_file():
             raise FileNotFoundError(f"resemblyzer: weights file not found: {path}")
@@ -103,11 +101,6 @@ class ResemblyzerFamily(ModelFamily):
         # resemblyzer checkpoints hold {"step", "model_state", "optimizer_state"}.
         state = state.get("model_state", state)
         return GE2EEncoder(*_modules(state, checkpoint))
-
-
-def _check_init(cfg: dict[str, Any]) -> None:
-    if cfg.get("init", "pretrained") != "pretrained":
-        raise ValueError(f"resemblyzer: only init 'pretrained' is supported, got {cfg['init']!r}")
 
 
 def _modules(state: dict[str, Any], source: Path) -> tuple[list[Any], Any]:
@@ -164,7 +157,7 @@ class GE2EEncoder(Encoder):
             mels[i, : len(mel)] = torch.from_numpy(mel)
         return mels
 
-    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerOutput]:
+    def __call__(self, waves: torch.Tensor, lengths: torch.Tensor):
         import torch
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -186,9 +179,5 @@ class GE2EEncoder(Encoder):
             # As resemblyzer, but an all-zero projection stays zero instead of becoming NaN.
             norm = torch.norm(projection, dim=1, keepdim=True).clamp_min(1e-12)
             embedding = projection / norm
-            frames, ones = frames.to(device), torch.ones_like(frames, device=device)
             outputs = [*hidden, projection[:, None], embedding[:, None]]
-            return {
-                spec.name: LayerOutput(h, frames if spec.frame_rate else ones)
-                for spec, h in zip(self.layers, outputs, strict=True)
-            }
+            return layer_outputs(self.layers, outputs, frames.to(device))

@@ -12,6 +12,7 @@ FAMILIES: dict[str, str] = {
     "hf_transformers": "strata.models.hf:HFTransformersFamily",
     "speechbrain_ecapa": "strata.models.ecapa:EcapaFamily",
     "resemblyzer": "strata.models.ge2e:ResemblyzerFamily",
+    "wespeaker_ecapa": "strata.models.wespeaker:WespeakerFamily",
 }
 
 
