@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from strata.datasets import prepare_dataset
+from strata.features.extract import load_audio
 from strata.io import read_parquet_metadata
 from strata.manifest import manifest_checksum, read_manifest
 from strata.provenance import sha256_file
@@ -98,3 +99,39 @@ def test_unsupported_format_and_missing_file(tmp_path):
         prepare_dataset({"kind": "manifest", "path": str(tmp_path / "m.json")}, tmp_path / "o")
     with pytest.raises(FileNotFoundError, match="m.csv does not exist"):
         prepare_dataset({"kind": "manifest", "path": str(tmp_path / "m.csv")}, tmp_path / "o")
+
+
+def test_bad_audio_is_rejected_naming_each_utterance_and_path(user_corpus, tmp_path):
+    wav = user_corpus.parent / "wav"
+    sf.write(wav / "u0.wav", np.zeros(0), 16000)  # empty
+    sf.write(wav / "u1.wav", np.zeros(300), 16000)  # under one 25 ms frame
+    sf.write(wav / "u2.wav", np.array([0.1, np.nan] * 800), 16000, subtype="FLOAT")
+    (wav / "u3.wav").write_bytes(b"RIFF but not really")
+    out = tmp_path / "results" / "mine"
+    with pytest.raises(ValueError) as err:
+        prepare_dataset({"kind": "manifest", "path": str(user_corpus)}, out)
+    message = str(err.value)
+    assert message.startswith("4 unusable audio files")
+    assert f"u0 ({wav / 'u0.wav'}): empty" in message
+    assert f"u1 ({wav / 'u1.wav'}): shorter than one 25 ms frame (18.8 ms)" in message
+    assert f"u2 ({wav / 'u2.wav'}): non-finite samples" in message
+    assert f"u3 ({wav / 'u3.wav'}): unreadable" in message
+    assert not out.exists()
+
+
+def test_stereo_and_other_rates_are_kept_counted_and_converted_on_read(
+    user_corpus, tmp_path, caplog
+):
+    wav = user_corpus.parent / "wav"
+    left, right = np.full(22050, 0.2), np.full(22050, -0.1)
+    sf.write(wav / "u1.wav", np.stack([left, right], axis=1), 22050)
+    caplog.set_level("INFO", logger="strata.datasets")
+    out = tmp_path / "results" / "mine"
+    manifest = prepare_dataset({"kind": "manifest", "path": str(user_corpus)}, out)
+    assert manifest.loc[1, ["sample_rate", "channels"]].tolist() == [22050, 2]
+    assert manifest.loc[1, "duration"] == pytest.approx(1.0)
+    assert "1 of 4 files have several channels: mixed to mono when read" in caplog.text
+    assert "1 files at 22050 Hz: resampled to 16000 Hz when read" in caplog.text
+    wave = load_audio(wav / "u1.wav", 16000)
+    assert len(wave) == 16000
+    np.testing.assert_allclose(wave[2000:14000].numpy(), 0.05, atol=1e-3)  # the channel mean

@@ -1,9 +1,19 @@
-"""Run an encoder over a dataset once and stream every layer into its own shard."""
+"""Run an encoder over a dataset once and stream every layer into its shards.
+
+Utterances run in length-sorted batches (bounded padded size), one forward pass per batch for
+all layers, under ``torch.inference_mode`` (and bfloat16 autocast when asked); the next batch's
+audio loads in a background thread meanwhile. Each layer's rows go to a spill file as they come
+and are written in manifest order at the end (:class:`strata.features.shards.SpillWriter`), so
+memory is bounded by one batch's activations, whatever the dataset size or level.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +25,7 @@ from tqdm import tqdm
 
 from strata.features.batching import plan_batches
 from strata.features.pooling import POOLING
-from strata.features.shards import ShardWriter
+from strata.features.shards import SpillWriter, shard_path
 from strata.io import atomic_dir
 from strata.models.base import Encoder, LayerOutput, LayerSpec
 
@@ -23,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def load_audio(path: Path, sample_rate: int) -> torch.Tensor:
-    """Mono float32 waveform at ``sample_rate``."""
+    """Mono float32 waveform at ``sample_rate`` (channels averaged, resampled if needed)."""
     try:
         wave, sr = sf.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as err:
@@ -50,6 +60,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _loaded(batches: list[np.ndarray], paths: list[Path], sample_rate: int) -> Iterator:
+    """(batch, waves, lengths) per batch, the next one loading while the caller computes."""
+
+    def load(batch: np.ndarray):
+        return batch, *pad_batch([load_audio(paths[i], sample_rate) for i in batch])
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load, batches[0]) if batches else None
+        for following in [*batches[1:], None]:
+            current = pending.result()
+            pending = pool.submit(load, following) if following is not None else None
+            yield current
+
+
+def _forward(encoder: Encoder, waves, lengths, device, precision: str, where: list[str]):
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if precision == "bfloat16"
+        else nullcontext()
+    )
+    try:
+        with torch.inference_mode(), autocast:
+            return encoder(waves.to(device), lengths.to(device))
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"extraction failed for utterances {where[:8]}: {err}") from err
+
+
 def extract_features(
     encoder: Encoder,
     manifest: pd.DataFrame,
@@ -58,82 +95,57 @@ def extract_features(
     cfg: dict[str, Any],
     metadata: dict[str, Any],
 ) -> dict[str, int]:
-    """Write ``out_dir/{layer}.parquet`` for every layer; returns rows written per layer.
+    """Write every layer's shards into ``out_dir``; returns rows written per shard file name.
 
     ``cfg`` is the features config slice: level (utterance|frame), pooling, batch_seconds,
-    chunk_size, device. At utterance level frame-level layers are pooled; utterance-level layers
-    (frame_rate None) are always written one row per utterance.
+    chunk_size (utterances per write), device, dtype (stored precision) and precision (compute).
     """
-    device = resolve_device(cfg.get("device", "auto"))
+    device = resolve_device(cfg["device"])
     encoder.to(device)
     max_samples = int(cfg["batch_seconds"] * encoder.sample_rate)
     num_samples = np.round(manifest["duration"].to_numpy() * encoder.sample_rate).astype(int)
     paths = [audio_root / p for p in manifest["path"]]
     ids = manifest["utt_id"].tolist()
-    writers: dict[str, ShardWriter] = {}
+    writers: dict[str, SpillWriter] = {}
     with atomic_dir(out_dir) as tmp:
         # Sparse updates when logging to a file rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 10
         desc = f"extract {metadata.get('model')}"
         progress = tqdm(total=len(ids), desc=desc, unit="utt", mininterval=interval)
-        for chunk, batches in plan_batches(num_samples, max_samples, cfg["chunk_size"]):
-            rows = _run_chunk(encoder, batches, paths, device, cfg, progress)
+        batches = plan_batches(num_samples, max_samples)
+        for batch, waves, lengths in _loaded(batches, paths, encoder.sample_rate):
+            where = [f"{ids[i]} ({paths[i]})" for i in batch]
+            outputs = _forward(encoder, waves, lengths, device, cfg["precision"], where)
             for index, spec in enumerate(encoder.layers):
-                if spec.name not in writers:
-                    meta = {
-                        **metadata,
-                        "layer": spec.name,
-                        "layer_index": index,
-                        "num_layers": len(encoder.layers),
-                        "frame_rate": spec.frame_rate,
-                    }
-                    writers[spec.name] = _open_writer(tmp, spec, cfg, rows[spec.name], meta)
-                arrays = [rows[spec.name][int(i)] for i in chunk]
-                _write_rows(writers[spec.name], [ids[i] for i in chunk], arrays)
+                meta = {
+                    **metadata,
+                    "layer": spec.name,
+                    "layer_index": index,
+                    "num_layers": len(encoder.layers),
+                    "frame_rate": spec.frame_rate,
+                }
+                for level, rows in _rows(outputs[spec.name], spec, cfg).items():
+                    key = shard_path(tmp, spec.name, level).name
+                    if key not in writers:
+                        writers[key] = _writer(tmp, spec, level, rows[0], ids, cfg, meta)
+                    writers[key].write(batch.tolist(), rows)
+            progress.update(len(batch))
         progress.close()
-        for writer in writers.values():
-            writer.close()
-    return {name: writer.rows for name, writer in writers.items()}
+        return {name: writer.close(cfg["chunk_size"]) for name, writer in writers.items()}
 
 
-def _run_chunk(encoder, batches, paths, device, cfg, progress) -> dict[str, dict[int, np.ndarray]]:
-    """Forward every batch of a chunk once; per layer, manifest index → that utterance's rows."""
-    rows: dict[str, dict[int, np.ndarray]] = {spec.name: {} for spec in encoder.layers}
-    for batch in batches:
-        wave_batch, lens = pad_batch([load_audio(paths[i], encoder.sample_rate) for i in batch])
-        with torch.inference_mode():
-            outputs = encoder(wave_batch.to(device), lens.to(device))
-        for spec in encoder.layers:
-            per_utt = _utterance_rows(outputs[spec.name], spec, cfg)
-            rows[spec.name].update(zip(batch.tolist(), per_utt, strict=True))
-        progress.update(len(batch))
+def _rows(out: LayerOutput, spec: LayerSpec, cfg: dict[str, Any]) -> dict[str, list]:
+    """Per level, one array per utterance: pooled (D,) always, (frames, D) at frame level."""
+    hidden = out.hidden.float()
+    rows = {"utterance": list(POOLING[cfg["pooling"]](hidden, out.lengths).cpu().numpy())}
+    if cfg["level"] == "frame" and spec.frame_rate is not None:
+        frames = hidden.cpu().numpy()
+        rows["frame"] = [frames[row, : int(n)] for row, n in enumerate(out.lengths.tolist())]
     return rows
 
 
-def _is_frame_level(spec: LayerSpec, cfg: dict[str, Any]) -> bool:
-    return cfg["level"] == "frame" and spec.frame_rate is not None
-
-
-def _utterance_rows(out: LayerOutput, spec: LayerSpec, cfg: dict[str, Any]) -> list[np.ndarray]:
-    """Per utterance: a (frames, D) array at frame level, else a pooled (D,) vector."""
-    if _is_frame_level(spec, cfg):
-        hidden = out.hidden.float().cpu().numpy()
-        return [hidden[row, : int(n)] for row, n in enumerate(out.lengths.tolist())]
-    return list(POOLING[cfg["pooling"]](out.hidden.float(), out.lengths).cpu().numpy())
-
-
-def _open_writer(tmp: Path, spec: LayerSpec, cfg: dict[str, Any], rows, meta) -> ShardWriter:
-    dim = next(iter(rows.values())).shape[-1]
-    level = "frame" if _is_frame_level(spec, cfg) else "utterance"
-    pooling = None if level == "frame" else cfg["pooling"]
-    return ShardWriter(tmp / f"{spec.name}.parquet", dim, level, {**meta, "pooling": pooling})
-
-
-def _write_rows(writer: ShardWriter, utt_ids: list[str], arrays: list[np.ndarray]) -> None:
-    """Append one chunk, in manifest order."""
-    if writer.level == "utterance":
-        writer.write(utt_ids, np.stack(arrays))
-        return
-    rep_ids = [u for u, a in zip(utt_ids, arrays, strict=True) for _ in range(len(a))]
-    frames = np.concatenate([np.arange(len(a)) for a in arrays])
-    writer.write(rep_ids, np.concatenate(arrays), frames)
+def _writer(tmp: Path, spec, level: str, first, ids, cfg, meta) -> SpillWriter:
+    pooling = cfg["pooling"] if level == "utterance" and spec.frame_rate is not None else None
+    meta = {**meta, "pooling": pooling}
+    path = shard_path(tmp, spec.name, level)
+    return SpillWriter(path, ids, first.shape[-1], level, meta, cfg["dtype"])

@@ -1,8 +1,19 @@
-"""Parquet feature shards: one file per (model, dataset, layer).
+"""Parquet feature shards: per (model, dataset, layer), rows in manifest order.
 
-Utterance-level shards hold one row per utterance (``utt_id``, ``vector``); frame-level shards
-hold one row per frame (``utt_id``, ``frame``, ``vector``). Rows follow manifest order. The
-provenance record is JSON in the schema metadata under ``b"strata"``.
+Files in ``results/features/{model}/{dataset}/``:
+
+- ``{layer}.parquet``: one row per utterance, always: ``utt_id`` (string), ``vector``
+  (fixed-size list of float32 or float16, ``dim`` long). Frame-level layers are pooled
+  (``pooling``, over valid frames only), so probes and CKA read these directly.
+- ``{layer}.frames.parquet`` (``features.level: frame``, frame-level layers only): one row per
+  frame, ``utt_id``, ``frame`` (int32, 0-based, at the layer's ``frame_rate``), ``vector``;
+  each utterance's frames contiguous and in order.
+
+The provenance record is JSON in the Parquet schema metadata under ``b"strata"``: model,
+weights hash, config slice, code version, and ``layer``, ``layer_index``, ``num_layers``,
+``frame_rate``, ``level``, ``dim``, ``dtype``, ``pooling``. The extractor writes rows in any
+order into a spill file (Arrow IPC, memory-mapped) and :meth:`SpillWriter.close` rewrites them
+in manifest order a chunk at a time, so memory stays bounded by a batch and a chunk.
 """
 
 from __future__ import annotations
@@ -18,47 +29,66 @@ import pyarrow.parquet as pq
 from strata.io import parquet_metadata, read_parquet_metadata
 
 LEVELS = ("utterance", "frame")
+DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
 
 
-def _schema(dim: int, level: str, metadata: dict[str, Any]) -> pa.Schema:
+def shard_path(directory: Path, layer: str, level: str = "utterance") -> Path:
+    return Path(directory) / (
+        f"{layer}.parquet" if level == "utterance" else f"{layer}.frames.parquet"
+    )
+
+
+def _schema(dim: int, level: str, metadata: dict[str, Any], dtype: str) -> pa.Schema:
     fields = [pa.field("utt_id", pa.string())]
     if level == "frame":
         fields.append(pa.field("frame", pa.int32()))
-    fields.append(pa.field("vector", pa.list_(pa.float32(), dim)))
-    return pa.schema(fields, metadata=parquet_metadata({**metadata, "level": level, "dim": dim}))
+    fields.append(pa.field("vector", pa.list_(DTYPES[dtype], dim)))
+    meta = {**metadata, "level": level, "dim": dim, "dtype": dtype}
+    return pa.schema(fields, metadata=parquet_metadata(meta))
 
 
 class ShardWriter:
-    """Stream batches of one layer into a Parquet shard, renamed into place on ``close``.
+    """Stream rows of one layer, in order, into a Parquet shard, renamed into place on ``close``.
 
     Memory stays bounded by the batch: each ``write`` becomes row groups on disk.
     """
 
-    def __init__(self, path: str | Path, dim: int, level: str, metadata: dict[str, Any]):
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int,
+        level: str,
+        metadata: dict[str, Any],
+        dtype: str = "float32",
+    ):
         if level not in LEVELS:
             raise ValueError(f"shard level must be one of {LEVELS}, got {level!r}")
-        self.path, self.dim, self.level = Path(path), dim, level
+        if dtype not in DTYPES:
+            raise ValueError(f"shard dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.path, self.dim, self.level, self.dtype = Path(path), dim, level, dtype
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.tmp")
-        self._writer = pq.ParquetWriter(self._tmp, _schema(dim, level, metadata))
+        self._writer = pq.ParquetWriter(self._tmp, _schema(dim, level, metadata, dtype))
         self.rows = 0
 
     def write(self, utt_ids: list[str], vectors: np.ndarray, frames: np.ndarray | None = None):
         """Append rows: utterance level takes (n, dim); frame level also per-row frame indices."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(vectors) != len(utt_ids):
             raise ValueError(
                 f"{self.path}: expected ({len(utt_ids)}, {self.dim}) vectors, got {vectors.shape}"
             )
         if not np.isfinite(vectors).all():
-            raise ValueError(f"{self.path}: non-finite values for utterances {utt_ids[:5]}...")
+            finite = np.isfinite(vectors).all(1)
+            bad = sorted({u for u, ok in zip(utt_ids, finite, strict=True) if not ok})
+            raise ValueError(f"{self.path}: non-finite values for utterances {bad[:5]}")
         columns = [pa.array(utt_ids, pa.string())]
         if self.level == "frame":
             if frames is None:
                 raise ValueError(f"{self.path}: frame-level shards need frame indices")
             columns.append(pa.array(frames, pa.int32()))
-        flat = pa.array(vectors.reshape(-1), pa.float32())
-        columns.append(pa.FixedSizeListArray.from_arrays(flat, self.dim))
+        values = vectors.astype(DTYPES[self.dtype].to_pandas_dtype(), copy=False).reshape(-1)
+        columns.append(pa.FixedSizeListArray.from_arrays(pa.array(values), self.dim))
         self._writer.write_table(pa.Table.from_arrays(columns, schema=self._writer.schema))
         self.rows += len(utt_ids)
 
@@ -73,25 +103,75 @@ class ShardWriter:
         self._tmp.unlink(missing_ok=True)
 
 
+class SpillWriter:
+    """Rows of one layer in any order (e.g. length-sorted batches), written out in manifest
+    order on ``close``. ``write`` takes manifest indices and, per utterance, its (frames, dim)
+    array (frame level) or (dim,) vector."""
+
+    def __init__(self, path: Path, ids: list[str], dim: int, level: str, metadata, dtype: str):
+        self.shard = ShardWriter(path, dim, level, metadata, dtype)
+        self.ids, self.dim, self.level = ids, dim, level
+        self._spill = path.with_name(f".{path.name}.spill.arrow")
+        fields = [pa.field("utt", pa.int32()), pa.field("vector", pa.list_(pa.float32(), dim))]
+        self._schema = pa.schema(fields)
+        self._sink = pa.OSFile(str(self._spill), "wb")
+        self._writer = pa.ipc.new_file(self._sink, self._schema)
+
+    def write(self, indices: list[int], arrays: list[np.ndarray]) -> None:
+        counts = [1 if self.level == "utterance" else len(a) for a in arrays]
+        flat = np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in arrays])
+        utt = pa.array(np.repeat(np.asarray(indices, np.int32), counts), pa.int32())
+        vector = pa.FixedSizeListArray.from_arrays(pa.array(flat), self.dim)
+        self._writer.write_batch(pa.record_batch([utt, vector], schema=self._schema))
+
+    def close(self, chunk_size: int) -> int:
+        """Write the shard in manifest order, ``chunk_size`` utterances at a time; rows written."""
+        self._writer.close()
+        self._sink.close()
+        with pa.memory_map(str(self._spill)) as source:
+            table = pa.ipc.open_file(source).read_all()
+            utt = table.column("utt").to_numpy()
+            order = np.argsort(utt, kind="stable")  # frames stay in order within an utterance
+            counts = np.bincount(utt, minlength=len(self.ids))
+            missing = [self.ids[i] for i in np.flatnonzero(counts == 0)[:5]]
+            if missing:
+                raise ValueError(f"{self.shard.path}: no rows for utterances {missing}")
+            starts = np.concatenate([[0], np.cumsum(counts)])
+            for first in range(0, len(self.ids), chunk_size):
+                last = min(first + chunk_size, len(self.ids))
+                rows = order[starts[first] : starts[last]]
+                chunk = table.take(pa.array(rows))
+                vectors = chunk.column("vector").combine_chunks().values.to_numpy()
+                n = counts[first:last]
+                ids = np.repeat(np.asarray(self.ids[first:last], dtype=object), n).tolist()
+                frames = (
+                    np.concatenate([np.arange(c) for c in n]) if self.level == "frame" else None
+                )
+                self.shard.write(ids, vectors.reshape(-1, self.dim), frames)
+        self._spill.unlink()
+        self.shard.close()
+        return self.shard.rows
+
+
 def read_shard_metadata(path: str | Path) -> dict[str, Any]:
     """The provenance record of a shard."""
     return read_parquet_metadata(path)
 
 
 def read_shard(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """Read a shard as (utt_ids, array). Utterance level: (n, dim); frame level: (frames, dim)
-    with utt_ids repeated per frame."""
+    """Read a shard as (utt_ids, float32 array). Utterance level: (n, dim); frame level:
+    (frames, dim) with utt_ids repeated per frame."""
     table = pq.read_table(path)
     dim = table.schema.field("vector").type.list_size
     vectors = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
-    return table.column("utt_id").to_pylist(), vectors.reshape(-1, dim)
+    return table.column("utt_id").to_pylist(), vectors.astype(np.float32).reshape(-1, dim)
 
 
 def read_utterance_vectors(path: str | Path) -> tuple[list[str], np.ndarray]:
     """An utterance-level view of any shard: (utt_ids, (n, dim)).
 
-    Frame-level shards are mean-pooled over each utterance's frames, which the writer stores
-    contiguously in manifest order; the pooling is exactly the extractor's ``mean``.
+    The extractor writes pooled ``{layer}.parquet`` rows, read as they are; a frame-level shard
+    given here is mean-pooled over each utterance's (contiguous) frames, as the extractor pools.
     """
     level = read_shard_metadata(path)["level"]
     ids, x = read_shard(path)

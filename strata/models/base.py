@@ -111,7 +111,8 @@ def layer_outputs(
     layers: list[LayerSpec], hidden: list[torch.Tensor], frames: torch.Tensor
 ) -> dict[str, LayerOutput]:
     """One LayerOutput per layer from (B, T, D) tensors: frame-level layers get ``frames`` as
-    lengths (steps past them zeroed), utterance-level ones (T = 1) length 1."""
+    lengths (steps past them zeroed, in place: the tensors are the caller's own activations),
+    utterance-level ones (T = 1) length 1."""
     import torch
 
     ones = torch.ones_like(frames)
@@ -121,7 +122,7 @@ def layer_outputs(
             outputs[spec.name] = LayerOutput(h, ones)
             continue
         valid = torch.arange(h.shape[1], device=h.device)[None, :] < frames[:, None]
-        outputs[spec.name] = LayerOutput(h * valid[..., None], frames)
+        outputs[spec.name] = LayerOutput(h.masked_fill_(~valid[..., None], 0.0), frames)
     return outputs
 
 

@@ -171,7 +171,7 @@ def _build(params: dict[str, Any]) -> Any:
 def hyperparams_text(arch: Architecture, seed: int) -> str:
     """A SpeechBrain ``hyperparams.yaml`` for a random-init model (EncoderClassifier loads it)."""
     model = {k: v for k, v in arch.params.items() if k != "n_mels"}
-    args = yaml.safe_dump(model, default_flow_style=None, sort_keys=False)
+    args = yaml.safe_dump(model, default_flow_style=None, sort_keys=False) if model else ""
     lin = model.get("lin_neurons", 192)
     return "\n".join(
         [
@@ -285,7 +285,8 @@ class EcapaEncoder(Encoder):
         def hook(_module: Any, args: tuple) -> tuple:
             if self._frames is None:  # the model called directly: SpeechBrain's own padding
                 return args
-            return (pad_tails(args[0], self._frames, pad, mode), *args[1:])
+            # In place: past each row's length lies padding only, for every consumer.
+            return (pad_tails(args[0], self._frames, pad, mode, inplace=True), *args[1:])
 
         return hook
 

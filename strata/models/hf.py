@@ -254,16 +254,23 @@ class WaveformEncoder(Encoder):
         return self
 
     def _masked_group_norm(self, module: Any, args: tuple, _output: Any) -> torch.Tensor | None:
-        from strata.models.ragged import masked_mean, masked_var, time_mask
+        """GroupNorm of each row's valid steps alone (torch's own kernel, so exactly what the
+        utterance gets unpadded); steps past them are zero."""
+        import torch
+        import torch.nn.functional as F
 
         if self._samples is None:  # the model called directly: transformers' own computation
             return None
         x = args[0]
         conv = self.model.feature_extractor.conv_layers[0].conv
-        steps = (self._samples - conv.kernel_size[0]) // conv.stride[0] + 1
-        mask = time_mask(steps, x.shape[-1])
-        normed = (x - masked_mean(x, mask)) / (masked_var(x, mask) + module.eps).sqrt()
-        return normed * module.weight[:, None] + module.bias[:, None]
+        steps = ((self._samples - conv.kernel_size[0]) // conv.stride[0] + 1).tolist()
+        out = torch.zeros_like(x)
+        for row, n in enumerate(steps):
+            part = x[row : row + 1, :, :n]
+            out[row, :, :n] = F.group_norm(
+                part, module.num_groups, module.weight, module.bias, module.eps
+            )
+        return out
 
     def _zero_padding(self, _module: Any, args: tuple) -> tuple | None:
         from strata.models.ragged import time_mask

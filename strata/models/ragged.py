@@ -43,10 +43,14 @@ def masked_var(x: torch.Tensor, mask: torch.Tensor, correction: int = 0) -> torc
     return (centred**2).sum(-1, keepdim=True) / (n - correction)
 
 
-def pad_tails(x: torch.Tensor, lengths: torch.Tensor, width: int, mode: str) -> torch.Tensor:
+def pad_tails(
+    x: torch.Tensor, lengths: torch.Tensor, width: int, mode: str, inplace: bool = False
+) -> torch.Tensor:
     """Write into ``[L, L + width)`` of each row what padding that row alone would get there:
     its reflection (``F.pad(mode="reflect")``: x[L-2], x[L-3], ...) or zeros. ``x`` must extend
-    at least ``width`` steps past the longest row; values beyond are left as they are."""
+    at least ``width`` steps past the longest row; values beyond are left as they are.
+    ``inplace`` writes into ``x`` itself: safe when nothing reads a row's steps past its
+    length as data, which is what the padding region is for."""
     import torch
 
     if width == 0:
@@ -67,4 +71,4 @@ def pad_tails(x: torch.Tensor, lengths: torch.Tensor, width: int, mode: str) -> 
         values = x.new_zeros(batch, channels, width)
     else:
         raise ValueError(f"unknown padding mode {mode!r}")
-    return x.scatter(2, target, values)
+    return x.scatter_(2, target, values) if inplace else x.scatter(2, target, values)

@@ -50,7 +50,14 @@ def reference(path):
     return per_frame, np.sqrt((wave**2).mean())
 
 
-CFG = {"level": "utterance", "pooling": "mean", "chunk_size": 2, "device": "cpu"}
+CFG = {
+    "level": "utterance",
+    "pooling": "mean",
+    "chunk_size": 2,
+    "device": "cpu",
+    "dtype": "float32",
+    "precision": "float32",
+}
 
 
 @pytest.mark.parametrize("batch_seconds", [0.2, 1.0, 100.0])
@@ -59,7 +66,8 @@ def test_utterance_level_matches_unbatched_reference(corpus, tmp_path, batch_sec
     out = tmp_path / "features"
     cfg = {**CFG, "batch_seconds": batch_seconds}
     rows = extract_features(FrameEnergy(), manifest, root, out, cfg, {"model": "toy"})
-    assert rows == {"frames": 5, "utt": 5}
+    assert rows == {"frames.parquet": 5, "utt.parquet": 5}
+    assert sorted(p.name for p in out.iterdir()) == ["frames.parquet", "utt.parquet"]
     ids, frames = read_shard(out / "frames.parquet")
     assert ids == manifest["utt_id"].tolist()
     for i, path in enumerate(root / manifest["path"]):
@@ -71,22 +79,32 @@ def test_utterance_level_matches_unbatched_reference(corpus, tmp_path, batch_sec
     assert meta["pooling"] == "mean" and meta["model"] == "toy"
 
 
-def test_frame_level_writes_every_valid_frame_in_order(corpus, tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_frame_level_writes_every_valid_frame_in_order_and_the_pooled_rows(corpus, tmp_path, dtype):
     root, manifest = corpus
     out = tmp_path / "features"
-    cfg = {**CFG, "level": "frame", "batch_seconds": 1.0}
-    extract_features(FrameEnergy(), manifest, root, out, cfg, {"model": "toy"})
-    ids, frames = read_shard(out / "frames.parquet")
+    cfg = {**CFG, "level": "frame", "batch_seconds": 1.0, "dtype": dtype}
+    rows = extract_features(FrameEnergy(), manifest, root, out, cfg, {"model": "toy"})
     expected = [reference(root / p)[0] for p in manifest["path"]]
-    np.testing.assert_allclose(frames, np.concatenate(expected), atol=1e-6)
+    assert rows == {
+        "frames.frames.parquet": sum(len(e) for e in expected),
+        "frames.parquet": 5,
+        "utt.parquet": 5,  # utterance-level layers have no frames
+    }
+    ids, frames = read_shard(out / "frames.frames.parquet")
+    tolerance = 1e-6 if dtype == "float32" else 5e-4
+    np.testing.assert_allclose(frames, np.concatenate(expected), atol=tolerance)
     assert ids == [u for u, e in zip(manifest["utt_id"], expected) for _ in range(len(e))]
-    assert read_shard_metadata(out / "utt.parquet")["level"] == "utterance"
-    # Pooled on read, frame-level shards give exactly the utterance-level extraction.
+    meta = read_shard_metadata(out / "frames.frames.parquet")
+    assert meta["level"] == "frame" and meta["dtype"] == dtype
+    # The pooled rows beside them are the utterance-level extraction, and pooling on read agrees.
     pooled_out = tmp_path / "pooled"
     extract_features(FrameEnergy(), manifest, root, pooled_out, {**cfg, "level": "utterance"}, {})
-    ids, pooled = read_utterance_vectors(out / "frames.parquet")
+    utterance = read_shard(pooled_out / "frames.parquet")[1]
+    np.testing.assert_allclose(read_shard(out / "frames.parquet")[1], utterance, atol=tolerance)
+    ids, pooled = read_utterance_vectors(out / "frames.frames.parquet")
     assert ids == manifest["utt_id"].tolist()
-    np.testing.assert_allclose(pooled, read_shard(pooled_out / "frames.parquet")[1], atol=1e-6)
+    np.testing.assert_allclose(pooled, utterance, atol=tolerance)
 
 
 def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):

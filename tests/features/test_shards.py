@@ -18,7 +18,13 @@ def test_utterance_shard_round_trip_keeps_order_and_metadata(tmp_path):
     assert ids == ["z", "a", "m"]
     np.testing.assert_allclose(x, np.vstack([a, b]).astype(np.float32))
     meta = read_shard_metadata(path)
-    assert meta == {"model": "m", "layer": "layer_01", "level": "utterance", "dim": 3}
+    assert meta == {
+        "model": "m",
+        "layer": "layer_01",
+        "level": "utterance",
+        "dim": 3,
+        "dtype": "float32",
+    }
     assert pq.ParquetFile(path).metadata.num_row_groups == 2  # streamed, not buffered
 
 

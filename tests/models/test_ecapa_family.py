@@ -256,6 +256,12 @@ def test_round_trip_and_seed(family: EcapaFamily, ckpt: Path, tmp_path: Path, wa
     assert [f.name for f in files] == ["embedding_model.ckpt"]
 
 
+def test_speechbrains_defaults_need_no_config(family, tmp_path) -> None:
+    model = cfg() | {"config": {}}
+    encoder = family.load(model, family.materialise(model, tmp_path))
+    assert encoder.model.mfa.conv.conv.out_channels == 1536  # ECAPA_TDNN's default channels
+
+
 def test_a_random_model_keeps_a_declared_front_end(family, tmp_path, waves) -> None:
     model = cfg(frontend="rdino_logmel")
     checkpoint = family.materialise(model, tmp_path)
