@@ -71,7 +71,8 @@ def _bare(encoder, cfg: dict[str, Any]):
     if cfg["family"] == "hf_transformers":
 
         def run(waves, lengths):
-            mask = (torch.arange(waves.shape[1])[None] < lengths[:, None]).long()
+            steps = torch.arange(waves.shape[1], device=waves.device)
+            mask = (steps[None] < lengths[:, None]).long()
             return encoder.model(waves, attention_mask=mask, output_hidden_states=True)
 
         return run
@@ -89,7 +90,13 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
     import torch
 
     from strata.features.batching import plan_batches
-    from strata.features.extract import extract_features, load_audio, pad_batch
+    from strata.features.extract import (
+        compute_precision,
+        extract_features,
+        load_audio,
+        pad_batch,
+        resolve_device,
+    )
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         encoder = _model(cfg, Path(tmp))
@@ -99,11 +106,15 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
         padded = [pad_batch([waves[i] for i in batch]) for batch in batches]
         bare, pipeline = [], []
         run = _bare(encoder, cfg)
+        device = resolve_device(FEATURES["device"])
+        encoder.to(device)
         for attempt in range(repeats):
             start = time.perf_counter()
-            with torch.inference_mode():
+            with torch.inference_mode(), compute_precision(device, "float32"):
                 for batch_waves, lengths in padded:
-                    run(batch_waves, lengths)
+                    run(batch_waves.to(device), lengths.to(device))
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             bare.append(time.perf_counter() - start)
             start = time.perf_counter()
             out = Path(tmp) / f"features{attempt}"

@@ -72,6 +72,9 @@ DELETE = object()
         (["models", "ecapa_random", "arch"], "wavlm", "'models.ecapa_random.arch'"),
         (["models", "ecapa_random", "config", "chanels"], [8], "config.chanels': is not allowed"),
         (["models", "wavlm_random", "config", "hidden_size"], 0, "config.hidden_size"),
+        (["models", "wavlm_random", "config", "num_hiden_layers"], 2, "num_hiden_layers': is not"),
+        (["models", "wavlm_random", "revision"], "main", "'models.wavlm_random.revision'"),
+        (["models", "ecapa_random", "frontend"], "mfcc", "'models.ecapa_random.frontend'"),
     ],
 )
 def test_bad_config_names_the_key(config, path, value, message):

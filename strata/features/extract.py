@@ -10,10 +10,11 @@ memory is bounded by one batch's activations, whatever the dataset size or level
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,28 +61,43 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _loaded(batches: list[np.ndarray], paths: list[Path], sample_rate: int) -> Iterator:
-    """(batch, waves, lengths) per batch, the next one loading while the caller computes."""
+def _loaded(
+    batches: list[np.ndarray], paths: list[Path], sample_rate: int, workers: int
+) -> Iterator:
+    """(batch, waves, lengths) per batch, the next one loading while the caller computes, its
+    files decoded by ``workers`` threads (decoding releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as prefetch, ThreadPoolExecutor(workers) as decode:
 
-    def load(batch: np.ndarray):
-        return batch, *pad_batch([load_audio(paths[i], sample_rate) for i in batch])
+        def load(batch: np.ndarray):
+            waves = list(decode.map(lambda i: load_audio(paths[i], sample_rate), batch))
+            return batch, *pad_batch(waves)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load, batches[0]) if batches else None
+        pending = prefetch.submit(load, batches[0]) if batches else None
         for following in [*batches[1:], None]:
             current = pending.result()
-            pending = pool.submit(load, following) if following is not None else None
+            pending = prefetch.submit(load, following) if following is not None else None
             yield current
 
 
-def _forward(encoder: Encoder, waves, lengths, device, precision: str, where: list[str]):
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16)
-        if precision == "bfloat16"
-        else nullcontext()
-    )
+@contextmanager
+def compute_precision(device: torch.device, precision: str) -> Iterator[None]:
+    """``float32`` is float32 (no TF32 for matrix products or convolutions on CUDA);
+    ``bfloat16`` runs under autocast."""
+    if precision == "bfloat16":
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
-        with torch.inference_mode(), autocast:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _forward(encoder: Encoder, waves, lengths, device, precision: str, where: list[str]):
+    try:
+        with torch.inference_mode(), compute_precision(device, precision):
             return encoder(waves.to(device), lengths.to(device))
     except (ValueError, RuntimeError) as err:
         raise ValueError(f"extraction failed for utterances {where[:8]}: {err}") from err
@@ -113,7 +129,9 @@ def extract_features(
         desc = f"extract {metadata.get('model')}"
         progress = tqdm(total=len(ids), desc=desc, unit="utt", mininterval=interval)
         batches = plan_batches(num_samples, max_samples)
-        for batch, waves, lengths in _loaded(batches, paths, encoder.sample_rate):
+        # On CPU the encoder has the cores; on a GPU the host's cores decode audio.
+        workers = 1 if device.type == "cpu" else min(8, os.cpu_count() or 1)
+        for batch, waves, lengths in _loaded(batches, paths, encoder.sample_rate, workers):
             where = [f"{ids[i]} ({paths[i]})" for i in batch]
             outputs = _forward(encoder, waves, lengths, device, cfg["precision"], where)
             for index, spec in enumerate(encoder.layers):

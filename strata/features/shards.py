@@ -12,8 +12,8 @@ Files in ``results/features/{model}/{dataset}/``:
 The provenance record is JSON in the Parquet schema metadata under ``b"strata"``: model,
 weights hash, config slice, code version, and ``layer``, ``layer_index``, ``num_layers``,
 ``frame_rate``, ``level``, ``dim``, ``dtype``, ``pooling``. The extractor writes rows in any
-order into a spill file (Arrow IPC, memory-mapped) and :meth:`SpillWriter.close` rewrites them
-in manifest order a chunk at a time, so memory stays bounded by a batch and a chunk.
+order into a spill file and :meth:`SpillWriter.close` rewrites them in manifest order a chunk
+at a time, so memory stays bounded by a batch and a chunk.
 """
 
 from __future__ import annotations
@@ -106,48 +106,48 @@ class ShardWriter:
 class SpillWriter:
     """Rows of one layer in any order (e.g. length-sorted batches), written out in manifest
     order on ``close``. ``write`` takes manifest indices and, per utterance, its (frames, dim)
-    array (frame level) or (dim,) vector."""
+    array (frame level) or (dim,) vector; they are appended to a raw float32 file, and ``close``
+    reads each utterance back by offset, a chunk at a time (plain reads, no memory map, so the
+    process holds one chunk whatever the file's size)."""
 
     def __init__(self, path: Path, ids: list[str], dim: int, level: str, metadata, dtype: str):
         self.shard = ShardWriter(path, dim, level, metadata, dtype)
         self.ids, self.dim, self.level = ids, dim, level
-        self._spill = path.with_name(f".{path.name}.spill.arrow")
-        fields = [pa.field("utt", pa.int32()), pa.field("vector", pa.list_(pa.float32(), dim))]
-        self._schema = pa.schema(fields)
-        self._sink = pa.OSFile(str(self._spill), "wb")
-        self._writer = pa.ipc.new_file(self._sink, self._schema)
+        self._spill = path.with_name(f".{path.name}.spill")
+        self._file = open(self._spill, "wb")  # noqa: SIM115 - closed in close()
+        self._where: dict[int, tuple[int, int]] = {}  # utterance -> (first row, rows)
+        self._rows = 0
 
     def write(self, indices: list[int], arrays: list[np.ndarray]) -> None:
-        counts = [1 if self.level == "utterance" else len(a) for a in arrays]
-        flat = np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in arrays])
-        utt = pa.array(np.repeat(np.asarray(indices, np.int32), counts), pa.int32())
-        vector = pa.FixedSizeListArray.from_arrays(pa.array(flat), self.dim)
-        self._writer.write_batch(pa.record_batch([utt, vector], schema=self._schema))
+        for index, array in zip(indices, arrays, strict=True):
+            rows = np.ascontiguousarray(array, dtype=np.float32).reshape(-1, self.dim)
+            rows.tofile(self._file)
+            self._where[index] = (self._rows, len(rows))
+            self._rows += len(rows)
 
     def close(self, chunk_size: int) -> int:
         """Write the shard in manifest order, ``chunk_size`` utterances at a time; rows written."""
-        self._writer.close()
-        self._sink.close()
-        with pa.memory_map(str(self._spill)) as source:
-            table = pa.ipc.open_file(source).read_all()
-            utt = table.column("utt").to_numpy()
-            order = np.argsort(utt, kind="stable")  # frames stay in order within an utterance
-            counts = np.bincount(utt, minlength=len(self.ids))
-            missing = [self.ids[i] for i in np.flatnonzero(counts == 0)[:5]]
-            if missing:
-                raise ValueError(f"{self.shard.path}: no rows for utterances {missing}")
-            starts = np.concatenate([[0], np.cumsum(counts)])
+        self._file.close()
+        missing = [self.ids[i] for i in range(len(self.ids)) if i not in self._where][:5]
+        if missing:
+            raise ValueError(f"{self.shard.path}: no rows for utterances {missing}")
+        row_bytes = self.dim * 4
+        with open(self._spill, "rb") as spill:
             for first in range(0, len(self.ids), chunk_size):
-                last = min(first + chunk_size, len(self.ids))
-                rows = order[starts[first] : starts[last]]
-                chunk = table.take(pa.array(rows))
-                vectors = chunk.column("vector").combine_chunks().values.to_numpy()
-                n = counts[first:last]
-                ids = np.repeat(np.asarray(self.ids[first:last], dtype=object), n).tolist()
+                chunk = range(first, min(first + chunk_size, len(self.ids)))
+                parts, counts = [], []
+                for index in chunk:
+                    start, rows = self._where[index]
+                    spill.seek(start * row_bytes)
+                    parts.append(np.fromfile(spill, np.float32, rows * self.dim))
+                    counts.append(rows)
+                ids = [self.ids[i] for i, n in zip(chunk, counts, strict=True) for _ in range(n)]
                 frames = (
-                    np.concatenate([np.arange(c) for c in n]) if self.level == "frame" else None
+                    np.concatenate([np.arange(n) for n in counts])
+                    if self.level == "frame"
+                    else None
                 )
-                self.shard.write(ids, vectors.reshape(-1, self.dim), frames)
+                self.shard.write(ids, np.concatenate(parts).reshape(-1, self.dim), frames)
         self._spill.unlink()
         self.shard.close()
         return self.shard.rows

@@ -100,13 +100,6 @@ def check_lengths(lengths: torch.Tensor, n_samples: int) -> None:
         )
 
 
-def require(cfg: dict[str, Any], key: str, family: str) -> Any:
-    """``cfg[key]``, or a KeyError naming the family and the missing key."""
-    if key not in cfg:
-        raise KeyError(f"{family} model config lacks required key {key!r}")
-    return cfg[key]
-
-
 def layer_outputs(
     layers: list[LayerSpec], hidden: list[torch.Tensor], frames: torch.Tensor
 ) -> dict[str, LayerOutput]:

@@ -87,11 +87,15 @@ def check_round_trip(family, make_cfg, ckpt, tmp_path, waves) -> list:
 
 
 def check_cuda_matches_cpu(load, waves) -> None:
-    """``load()`` twice: on CUDA, every layer matches CPU (to fp tolerance), lengths exactly."""
+    """``load()`` twice: on CUDA (float32 proper, as extraction runs it: no TF32), every layer
+    matches CPU to fp tolerance, lengths exactly."""
+    from strata.features.extract import compute_precision
+
     cpu = load()
     assert cpu.to("cpu") is cpu
     expected = cpu(*waves)
-    got = load().to("cuda")(*waves)
+    with compute_precision(torch.device("cuda"), "float32"):
+        got = load().to("cuda")(*waves)
     for name, layer in expected.items():
         assert got[name].hidden.is_cuda, name
         torch.testing.assert_close(got[name].hidden.cpu(), layer.hidden, atol=1e-4, rtol=1e-3)
