@@ -84,10 +84,10 @@ def dag_section(cores: int) -> list[str]:
     ]
 
 
-def extraction_section(audio_seconds: float, frame_seconds: list[float]) -> list[str]:
+def overhead_section(audio_seconds: float) -> list[str]:
     import torch
 
-    from strata.bench_extraction import ECAPA, WAVLM_BASE, frame_level_rss, overhead, synth_corpus
+    from strata.bench_extraction import ECAPA, WAVLM_BASE, overhead, synth_corpus
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         root = Path(tmp) / "corpus"
@@ -96,7 +96,6 @@ def extraction_section(audio_seconds: float, frame_seconds: list[float]) -> list
             "WavLM Base (12 layers, random init)": overhead(WAVLM_BASE, manifest, root),
             "ECAPA-TDNN (SpeechBrain default, random init)": overhead(ECAPA, manifest, root),
         }
-        memory = {f"{s / 3600:.2f} h": frame_level_rss(s, Path(tmp)) for s in frame_seconds}
     device = "CUDA" if torch.cuda.is_available() else "CPU"
     return [
         "## Feature extraction",
@@ -108,6 +107,15 @@ def extraction_section(audio_seconds: float, frame_seconds: list[float]) -> list
         "",
         pd.DataFrame(rows).T.to_markdown(),
         "",
+    ]
+
+
+def frames_section(frame_seconds: list[float]) -> list[str]:
+    from strata.bench_extraction import frame_level_rss
+
+    with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
+        memory = {f"{s / 3600:.2f} h": frame_level_rss(s, Path(tmp)) for s in frame_seconds}
+    return [
         "Frame-level extraction of WavLM Base (13 layers, every frame, float32) in a fresh "
         "process: peak RSS stays flat as the audio grows (rows spill to disk per batch).",
         "",
@@ -122,11 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--audio-seconds", type=float, default=300.0)
     parser.add_argument("--frame-seconds", type=float, nargs="+", default=[900.0, 3600.0])
-    parser.add_argument("--skip", choices=["dag", "extraction"], nargs="*", default=[])
+    parser.add_argument("--skip", choices=["dag", "overhead", "frames"], nargs="*", default=[])
     args = parser.parse_args(argv)
     sections = [] if "dag" in args.skip else dag_section(args.cores)
-    if "extraction" not in args.skip:
-        sections += extraction_section(args.audio_seconds, args.frame_seconds)
+    if "overhead" not in args.skip:
+        sections += overhead_section(args.audio_seconds)
+    if "frames" not in args.skip:
+        sections += frames_section(args.frame_seconds)
     text = "\n".join(
         [
             "# Benchmarks",

@@ -55,6 +55,22 @@ def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return batch, lengths
 
 
+def fix_malloc_mmap_threshold(threshold: int = 128 * 1024) -> None:
+    """Stop glibc's dynamic mmap threshold: after large tensors are freed it moves large
+    allocations onto the heap, whose freed pages it keeps, so RSS would creep up batch after
+    batch (measured: +30 MB per WavLM Base batch). No-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "mallopt"):
+            libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD
+    except OSError:
+        pass
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -118,6 +134,7 @@ def extract_features(
     """
     device = resolve_device(cfg["device"])
     encoder.to(device)
+    fix_malloc_mmap_threshold()
     max_samples = int(cfg["batch_seconds"] * encoder.sample_rate)
     num_samples = np.round(manifest["duration"].to_numpy() * encoder.sample_rate).astype(int)
     paths = [audio_root / p for p in manifest["path"]]
