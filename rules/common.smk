@@ -2,6 +2,7 @@
 from itertools import combinations_with_replacement
 
 from strata.models import layer_specs
+from strata.probes.kinds import TASK_KINDS
 
 
 wildcard_constraints:
@@ -10,17 +11,23 @@ wildcard_constraints:
     model_b="[A-Za-z][A-Za-z0-9_]*",
     dataset="[A-Za-z][A-Za-z0-9_]*",
     task="[A-Za-z][A-Za-z0-9_]*",
-    layer="[A-Za-z0-9_]+",
+    layer="(?!weighted/)[A-Za-z0-9_]+",  # not the weighted-sum probe's folder
     measure="[a-z_]+",
 
 
-MODEL_LAYERS = {
-    name: [s.name for s in layer_specs(m)] for name, m in config["models"].items()
-}
+MODEL_SPECS = {name: layer_specs(m) for name, m in config["models"].items()}
 
 
 def layers_of(model):
-    return MODEL_LAYERS[model]
+    return [spec.name for spec in MODEL_SPECS[model]]
+
+
+def probe_layers_of(model, task):
+    """The layers a task probes: frame-level ones only for tasks that read every frame."""
+    frames = TASK_KINDS[config["tasks"][task]["kind"]].frames
+    return [
+        s.name for s in MODEL_SPECS[model] if s.frame_rate is not None or not frames
+    ]
 
 
 def model_pairs():
@@ -50,19 +57,28 @@ def task_slice(wildcards):
 
 
 def probe_metrics_of_task(wildcards):
-    """Every (model, layer) metrics file of one task."""
+    """Every (model, layer) metrics file of one task, each model's weighted sum after it."""
     return [
         f"results/probes/{model}/{wildcards.dataset}/{wildcards.task}/{layer}/metrics.json"
         for model in config["models"]
-        for layer in layers_of(model)
+        for layer in [*probe_layers_of(model, wildcards.task), "weighted"]
     ]
 
 
 def probe_summaries():
     return {
-        task: f"results/probes/summary/{spec['dataset']}/{task}.tsv"
+        task: f"results/probes/summary/{spec['dataset']}/{task}.parquet"
         for task, spec in config["tasks"].items()
     }
+
+
+def weighted_probes():
+    """Every model's weighted-sum metrics for every task (the report's usage bars)."""
+    return [
+        f"results/probes/{model}/{spec['dataset']}/{task}/weighted/metrics.json"
+        for task, spec in config["tasks"].items()
+        for model in config["models"]
+    ]
 
 
 def similarity_matrices():

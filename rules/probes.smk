@@ -22,11 +22,41 @@ rule train_probe:
         "../workflow_scripts/train_probe.py"
 
 
+rule train_weighted_probe:
+    input:
+        features="results/features/{model}/{dataset}",
+        data="results/data/{dataset}",
+    output:
+        metrics="results/probes/{model}/{dataset}/{task}/weighted/metrics.json",
+        checkpoint="results/probes/{model}/{dataset}/{task}/weighted/probe.pt",
+    log:
+        "logs/train_weighted_probe/{model}/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
+    conda:
+        "../envs/probes.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        task=task_slice,
+        probe=config["probe"],
+        layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
+    script:
+        "../workflow_scripts/train_weighted_probe.py"
+
+
 rule summarise_probes:
     input:
         probe_metrics_of_task,
     output:
-        "results/probes/summary/{dataset}/{task}.tsv",
+        table=report(
+            "results/probes/summary/{dataset}/{task}.parquet",
+            category="Probes",
+            labels={"task": "{task}", "table": "parquet"},
+        ),
+        csv="results/probes/summary/{dataset}/{task}.csv",
     log:
         "logs/summarise_probes/{dataset}/{task}.log",
     benchmark:

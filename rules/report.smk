@@ -1,6 +1,7 @@
 rule report:
     input:
         probe_tables=list(probe_summaries().values()),
+        weighted=weighted_probes(),
         similarity=similarity_matrices(),
         models=model_cards(),
         data=f"results/data/{config['similarity']['dataset']}",

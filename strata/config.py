@@ -154,13 +154,25 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
     from strata.corpus.plan import plan_from_config
     from strata.probes.kinds import TASK_KINDS
 
+    kind = TASK_KINDS[task["kind"]]
     if dataset["kind"] != "embedded":
-        _check_manifest_column(dataset["path"], task["label"])
+        label = kind.label(task)
+        if label is not None:
+            _check_manifest_column(dataset["path"], label)
         return
-    columns = plan_from_config(dataset).labels()
-    if task["label"] not in columns:
-        raise ConfigError("label", f"not a label of the embedded corpus: {sorted(columns)}")
-    TASK_KINDS[task["kind"]].check_labels(columns[task["label"]], task)
+    plan = plan_from_config(dataset)
+    kind.check(plan.labels(), len(plan.trials), task)
+
+
+def frame_tasks_need_frames(config: Mapping[str, Any]) -> None:
+    """A task that reads every frame (phoneme recognition) needs frame-level extraction."""
+    from strata.probes.kinds import TASK_KINDS
+
+    for name, task in config["tasks"].items():
+        if TASK_KINDS[task["kind"]].frames and config["features"]["level"] != "frame":
+            raise ConfigError(
+                "features.level", f"must be 'frame': task {name!r} ({task['kind']}) reads frames"
+            )
 
 
 def _check_manifest_column(path: str, label: str) -> None:
@@ -185,6 +197,7 @@ CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (
     model_architectures,
     embedded_corpora,
     task_labels,
+    frame_tasks_need_frames,
 )
 
 

@@ -59,7 +59,7 @@ DELETE = object()
         (["probe", "lrr"], 0.1, "'probe.lrr': is not allowed"),
         (["colour"], "blue", "'colour': is not allowed"),
         (["models", "ge2e", "famly"], "x", "'models.ge2e.famly': is not allowed"),
-        (["probe", "lr"], "fast", "'probe.lr': 'fast' is not of type 'number'"),
+        (["probe", "lrs", 0], "fast", "'probe.lrs.0': 'fast' is not of type 'number'"),
         (["features", "batch_seconds"], -1, "'features.batch_seconds'"),
         (["models", "ge2e", "family"], "nemo", "'models.ge2e.family'"),
         (["datasets", "embedded", "voices", 0, "engine"], "say", "voices.0.engine"),
@@ -184,10 +184,14 @@ RULE_CASES = {
             "datasets.embedded.voices",
         ),
     ],
+    "frame_tasks_need_frames": [
+        (["features", "level"], "utterance", "features.level"),
+    ],
     "task_labels": [
         (["tasks", "style", "label"], "emotion", "tasks.style.label"),
         (["datasets", "embedded", "keyword_fraction"], 0.0, "tasks.keyword.label"),
         (["datasets", "embedded", "keyword_fraction"], 1.0, "tasks.intent.label"),
+        (["datasets", "embedded", "trials_per_speaker"], 0, "tasks.asv.dataset"),
     ],
 }
 

@@ -193,7 +193,8 @@ def test_a_valid_corpus_config_builds_and_every_task_can_be_assembled(corpus, la
     assert len(manifest) == len(corpus["voices"]) * corpus["utterances_per_speaker"]
     assert len(trials) == corpus["splits"]["verification_speakers"] * corpus["trials_per_speaker"]
     planned = plan_from_config(corpus)  # what the parse-time rules saw is what was built
-    for column in planned.labels():
+    assert all(len(p) for p in manifest["phones"])  # what the plan's "phones" stands in for
+    for column in planned.utterances[0].labels():
         built = manifest[column].astype(object).where(manifest[column].notna(), None)
         assert dict(zip(manifest["utt_id"], zip(manifest["split"], built))) == {
             u.utt_id: (planned.splits[u.utt_id], u.labels()[column]) for u in planned.utterances

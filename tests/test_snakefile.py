@@ -69,6 +69,7 @@ def test_configfile_is_the_whole_study(where, tmp_path):
         "prepare_model": 1,
         "extract_features": 1,
         "train_probe": len(layer_specs(DEFAULT["models"]["ge2e"])),
+        "train_weighted_probe": 1,
         "summarise_probes": 1,
         "layer_similarity": 1,
         "report": 1,
@@ -91,10 +92,10 @@ def test_later_configfiles_merge_into_earlier_ones(tmp_path):
 
 
 def test_a_nested_config_override_arrives_as_text_and_the_error_says_how_to_fix_it(tmp_path):
-    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--config", "probe={lr: 0.01}"]
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--config", "probe={batch_size: 8}"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "'probe.lr'" in proc.stdout and "--configfile study.yaml overrides.yaml" in proc.stdout
+    assert "'probe.batch_size'" in proc.stdout and "--configfile study.yaml overrides.yaml" in proc.stdout
 
 
 def test_a_config_error_stops_the_dry_run_naming_the_key(tmp_path):

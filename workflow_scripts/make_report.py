@@ -23,6 +23,7 @@ with rule_logging(smk) as log:
     }
     build_report(
         probe_tables=dict(zip(smk.params.tasks, map(Path, smk.input.probe_tables), strict=True)),
+        weighted_files=[Path(p) for p in smk.input.weighted],
         similarity_files=[Path(p) for p in smk.input.similarity],
         model_cards=[read_card(Path(d)) for d in smk.input.models],
         run_info=run_info,

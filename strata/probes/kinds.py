@@ -1,34 +1,75 @@
-"""Task kinds (a registry): what a probe predicts, and which labelled utterances make a task.
+"""Task kinds (a registry): what a probe predicts, how it is scored, what it needs.
 
-Light on purpose (no torch, no pandas): the Snakefile runs :meth:`check_labels` on every
-embedded corpus's plan at parse time, and the probe runs the same check on the real manifest.
+Light on purpose (no torch, no pandas): the Snakefile checks every task against its dataset at
+parse time with :meth:`check` (on the embedded corpus's plan; the header of a user's table), and
+the probe runs the same label checks on the real manifest.
+
+=====================  ===========  ========  =======================================
+kind                   metric       better    input
+=====================  ===========  ========  =======================================
+classification         accuracy     higher    pooled layer; a label per utterance
+verification           eer          lower     pooled layer; the dataset's trial list
+phoneme_recognition    per          lower     every frame of a frame-level layer; phones
+=====================  ===========  ========  =======================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 SPLITS = ("train", "dev", "test")
+Rows = Iterable[tuple[str, Any]]  # (split, label or None) per utterance
+
+
+def _labelled_splits(rows: Rows, splits: tuple[str, ...] = SPLITS) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {split: [] for split in splits}
+    for split, value in rows:
+        if split in found and value is not None and not _empty(value):
+            found[split].append(value)
+    return found
+
+
+def _empty(value: Any) -> bool:
+    return hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0
 
 
 @dataclass(frozen=True)
-class ClassificationKind:
+class TaskKind:
+    name: str
+    metric: str
+    higher_is_better: bool
+    frames: bool  # needs every frame (level: frame), not pooled rows
+    default_label: str | None
+
+    def label(self, task: Mapping[str, Any]) -> str | None:
+        return task.get("label", self.default_label)
+
+    def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
+        """Raise ValueError when the dataset cannot give this task: ``columns`` maps a label
+        column to its (split, value) rows; ``trials`` counts verification trials (None:
+        unknown until the dataset is built)."""
+        label = self.label(task)
+        if label is not None and label not in columns:
+            raise ValueError(f"label {label!r} is not a column of the dataset: {sorted(columns)}")
+        self.check_labels(columns.get(label, []), task)
+
+    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ClassificationKind(TaskKind):
     """One label per utterance; accuracy. Utterances without the label are outside the task."""
 
-    name: ClassVar[str] = "classification"
-    metric: ClassVar[str] = "accuracy"
-    min_classes: ClassVar[int] = 2
+    min_classes: int = 2
 
-    def check_labels(self, rows: Iterable[tuple[str, Any]], task: Mapping[str, Any]) -> None:
-        """``rows``: (split, label or None) per utterance. Raise ValueError naming the split and
-        classes when the task cannot be trained and scored (a class unseen in train included)."""
-        label = task["label"]
-        classes: dict[str, set[Any]] = {split: set() for split in SPLITS}
-        for split, value in rows:
-            if split in classes and value is not None:
-                classes[split].add(value)
+    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
+        """Raise ValueError naming the split and classes when the task cannot be trained and
+        scored (a dev/test class unseen in train included)."""
+        label = self.label(task)
+        classes = {s: set(values) for s, values in _labelled_splits(rows).items()}
         for split in SPLITS:
             if not classes[split]:
                 raise ValueError(f"label {label!r}: no labelled utterances in split {split!r}")
@@ -44,4 +85,43 @@ class ClassificationKind:
             )
 
 
-TASK_KINDS: dict[str, ClassificationKind] = {"classification": ClassificationKind()}
+@dataclass(frozen=True)
+class VerificationKind(TaskKind):
+    """Trials scored by cosine similarity of two utterances' vectors (parameter-free), or of a
+    projection trained to classify the training speakers; EER (and minDCF)."""
+
+    def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
+        if trials == 0:
+            from strata.config import ConfigError
+
+            raise ConfigError("dataset", "has no verification trials (a trial list is needed)")
+        if task.get("scoring", "cosine") == "projection":
+            label = self.label(task)
+            if label not in columns:
+                raise ValueError(f"label {label!r} is not a column of the dataset")
+            CLASSIFY.check_labels(columns[label], {**task, "label": label})
+
+    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
+        return None  # trials carry the truth
+
+
+@dataclass(frozen=True)
+class PhonemeKind(TaskKind):
+    """A linear CTC head on every frame of a layer; greedy decoding; phone error rate."""
+
+    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
+        found = _labelled_splits(rows)
+        for split in SPLITS:
+            if not found[split]:
+                raise ValueError(f"label {self.label(task)!r}: no phone sequences in {split!r}")
+
+
+CLASSIFY = ClassificationKind("classification", "accuracy", True, False, None)
+TASK_KINDS: dict[str, TaskKind] = {
+    kind.name: kind
+    for kind in (
+        CLASSIFY,
+        VerificationKind("verification", "eer", False, False, "speaker"),
+        PhonemeKind("phoneme_recognition", "per", False, True, "phones"),
+    )
+}

@@ -1,72 +1,167 @@
-"""One probe job end to end (features → metrics JSON + checkpoint) and the per-task summary."""
+"""One probe job end to end (features → metrics JSON + checkpoint) and the per-task table."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
-from strata.features.shards import read_shard_metadata, read_utterance_vectors
+from strata.features.shards import read_shard_metadata, read_utterance_vectors, shard_path
 from strata.io import atomic_path, read_json, write_json
-from strata.probes.linear import train_linear_probe
-from strata.probes.tasks import SPLITS, classification_data
+from strata.probes.kinds import TASK_KINDS
+from strata.probes.metrics import ProbeOutcome
 from strata.provenance import provenance
 
 SUMMARY_COLUMNS = [
-    "model", "layer", "layer_index", "num_layers", "task", "metric",
-    "train", "dev", "test", "chance", "num_classes", "best_epoch",
+    "model", "layer", "layer_index", "num_layers", "task", "kind", "metric",
+    "test", "ci_low", "ci_high", "chance", "below_chance", "train", "dev", "lr",
 ]  # fmt: skip
+
+
+def fit(
+    features: Path,
+    layer: str,
+    manifest: pd.DataFrame,
+    trials: pd.DataFrame | None,
+    task: dict[str, Any],
+    probe: dict[str, Any],
+) -> tuple[ProbeOutcome, dict[str, Any]]:
+    """Train and score the task's probe on one layer; also returns the shard's metadata."""
+    kind = TASK_KINDS[task["kind"]]
+    path = shard_path(features, layer, "frame" if kind.frames else "utterance")
+    if not path.is_file():
+        level = "features.level: frame" if kind.frames else "the extractor"
+        raise FileNotFoundError(f"{path} is missing ({task['kind']} needs it: {level})")
+    meta = read_shard_metadata(path)
+    if kind.name == "phoneme_recognition":
+        from strata.probes.phonemes import fit_phonemes
+
+        return fit_phonemes(path, manifest, task, probe), meta
+    ids, x = read_utterance_vectors(path)
+    if kind.name == "verification":
+        from strata.probes.verify import fit_verification
+
+        if trials is None:
+            raise ValueError("verification needs the dataset's trials.parquet")
+        return fit_verification(x, ids, manifest, trials, task, probe), meta
+    from strata.probes.classify import fit_classification
+
+    return fit_classification(x, ids, manifest, task, probe), meta
+
+
+def _plain(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def metrics_record(outcome: ProbeOutcome, meta: dict, task_name: str, task: dict, probe: dict):
+    return {
+        "model": meta["model"],
+        "dataset": meta["dataset"],
+        "layer": meta["layer"],
+        "layer_index": meta["layer_index"],
+        "num_layers": meta["num_layers"],
+        "task": task_name,
+        "kind": task["kind"],
+        "metric": outcome.metric,
+        "test": outcome.test.value,
+        "ci_low": outcome.test.ci_low,
+        "ci_high": outcome.test.ci_high,
+        "confidence": probe["confidence"],
+        "chance": outcome.chance,
+        "below_chance": outcome.below_chance,
+        "train": _plain(outcome.scores["train"]),
+        "dev": _plain(outcome.scores["dev"]),
+        "lr": outcome.lr,
+        "dev_by_lr": outcome.dev_by_lr,
+        "n": outcome.n,
+        **outcome.extra,
+        "provenance": provenance({"task": task, "probe": probe}, features=meta),
+    }
 
 
 def run_probe(
     features: Path,
+    layer: str,
     manifest: pd.DataFrame,
+    trials: pd.DataFrame | None,
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
     metrics_path: Path,
     checkpoint_path: Path,
 ) -> dict[str, Any]:
-    """Train a probe on one layer shard; write the checkpoint and metrics JSON atomically."""
-    shard_meta = read_shard_metadata(features)
-    utt_ids, x = read_utterance_vectors(features)  # frame-level shards are mean-pooled
-    data = classification_data(manifest, utt_ids, x, task)
-    result = train_linear_probe(data, probe)
-    metrics = {
-        "model": shard_meta["model"],
-        "dataset": shard_meta["dataset"],
-        "layer": shard_meta["layer"],
-        "layer_index": shard_meta["layer_index"],
-        "num_layers": shard_meta["num_layers"],
-        "task": task_name,
-        "metric": "accuracy",
-        **result.accuracy,
-        # The best constant guess on test: what a probe that learned nothing can score.
-        "chance": float(np.bincount(data.y["test"]).max() / len(data.y["test"])),
-        "num_classes": len(data.classes),
-        "n": {split: len(data.y[split]) for split in SPLITS},
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "provenance": provenance(
-            {"task": task, "probe": probe},
-            features=shard_meta,
-        ),
-    }
+    """Train a probe on one layer; write the checkpoint and metrics JSON atomically."""
+    outcome, meta = fit(features, layer, manifest, trials, task, probe)
+    metrics = metrics_record(outcome, meta, task_name, task, probe)
     with atomic_path(checkpoint_path) as tmp:
         # The checkpoint carries the same provenance as its metrics (plain types: loads with
         # weights_only=True).
-        torch.save({**result.state, "provenance": metrics["provenance"]}, tmp)
+        torch.save({**outcome.state, "provenance": metrics["provenance"]}, tmp)
     write_json(metrics_path, metrics)
     return metrics
 
 
-def summarise(metric_files: list[Path], out: Path) -> pd.DataFrame:
-    """One TSV row per metrics file, in the given (model, layer) order."""
-    rows = [read_json(path) for path in metric_files]
-    table = pd.DataFrame(rows)[SUMMARY_COLUMNS]
-    with atomic_path(out) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6f")
+WEIGHTED = "weighted_sum"
+
+
+def run_weighted(
+    features: Path,
+    layers: list[str],
+    manifest: pd.DataFrame,
+    trials: pd.DataFrame | None,
+    task_name: str,
+    task: dict[str, Any],
+    probe: dict[str, Any],
+    metrics_path: Path,
+    checkpoint_path: Path,
+) -> dict[str, Any]:
+    """The weighted-sum probe over ``layers``; its row sits after the model's last layer."""
+    from strata.probes.weighted import fit_weighted
+
+    kind = TASK_KINDS[task["kind"]]
+    outcome = fit_weighted(features, layers, manifest, trials, task, probe)
+    meta = read_shard_metadata(
+        shard_path(features, layers[0], "frame" if kind.frames else "utterance")
+    )
+    meta = {**meta, "layer": WEIGHTED, "layer_index": meta["num_layers"]}
+    metrics = metrics_record(outcome, meta, task_name, task, probe)
+    with atomic_path(checkpoint_path) as tmp:
+        torch.save({**outcome.state, "provenance": metrics["provenance"]}, tmp)
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+def summarise(metric_files: list[Path], parquet: Path, csv: Path) -> pd.DataFrame:
+    """One row per metrics file, in the given (model, layer) order, as Parquet and CSV."""
+    table = pd.DataFrame([read_json(path) for path in metric_files])[SUMMARY_COLUMNS]
+    with atomic_path(parquet) as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")
     return table
+
+
+def run_job(smk: Any, weighted: bool = False) -> dict[str, Any]:
+    """A probe rule's body: the ``snakemake`` object's inputs, params and outputs in, the metrics
+    out (the weighted sum over ``params.layers``, or the ``layer`` wildcard alone)."""
+    from strata.corpus.manifest import read_trials
+    from strata.manifest import read_dataset
+
+    torch.set_num_threads(smk.threads)
+    trials = Path(smk.input.data) / "trials.parquet"
+    common = {
+        "features": Path(smk.input.features),
+        "manifest": read_dataset(smk.input.data)[0],
+        "trials": read_trials(trials) if trials.is_file() else None,
+        "task_name": smk.wildcards.task,
+        "task": smk.params.task,
+        "probe": smk.params.probe,
+        "metrics_path": Path(smk.output.metrics),
+        "checkpoint_path": Path(smk.output.checkpoint),
+    }
+    if weighted:
+        return run_weighted(layers=list(smk.params.layers), **common)
+    return run_probe(layer=smk.wildcards.layer, **common)

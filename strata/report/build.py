@@ -13,27 +13,53 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from strata.io import atomic_path
-from strata.report.figures import probe_curve, similarity_heatmap
+from strata.io import atomic_path, read_json
+from strata.report.figures import probe_curve, similarity_heatmap, usage_bars
 from strata.similarity import read_similarity
+
+SUMMARY = ["model", "task", "metric", "best layer", "chosen on", "test", "95% CI",
+           "weighted sum", "weighted 95% CI", "chance"]  # fmt: skip
+
+
+def _ci(row: pd.Series) -> str:
+    return f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
 
 
 def best_layers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per model × task, the layer with the best dev score (ties → shallower) and its test score."""
+    """Per model × task, the layer with the best dev score (ties → shallower) with its test
+    score and interval, beside the weighted-sum probe's. A task without dev scores (cosine
+    verification) can only be read on test, and says so."""
     rows = []
     for task, table in tables.items():
         for model, group in table.groupby("model", sort=False):
-            best = group.sort_values(["dev", "layer_index"], ascending=[False, True]).iloc[0]
+            layers = group[group["layer"] != "weighted_sum"]
+            higher = group["metric"].iloc[0] == "accuracy"
+            key = "dev" if layers["dev"].notna().all() else "test"
+            best = layers.sort_values([key, "layer_index"], ascending=[not higher, True]).iloc[0]
+            weighted = group[group["layer"] == "weighted_sum"]
             rows.append(
                 {
                     "model": model,
                     "task": task,
+                    "metric": best["metric"],
                     "best layer": best["layer"],
-                    "dev": best["dev"],
+                    "chosen on": key,
                     "test": best["test"],
+                    "95% CI": _ci(best),
+                    "weighted sum": weighted["test"].iloc[0] if len(weighted) else None,
+                    "weighted 95% CI": _ci(weighted.iloc[0]) if len(weighted) else "",
+                    "chance": best["chance"],
                 }
             )
-    return pd.DataFrame(rows, columns=["model", "task", "best layer", "dev", "test"])
+    return pd.DataFrame(rows, columns=SUMMARY)
+
+
+def _below_chance(tables: dict[str, pd.DataFrame]) -> str:
+    """Probes whose interval lies on the wrong side of chance, named; or "none"."""
+    rows = pd.concat(tables.values()) if tables else pd.DataFrame()
+    flagged = rows[rows["below_chance"].astype(bool)] if len(rows) else rows
+    names = [f"{r.model}/{r.task}/{r.layer}" for r in flagged.itertuples()]
+    return ", ".join(names) if names else "none"
 
 
 def _save(fig: Figure, path: Path, provenance: str) -> str:
@@ -51,6 +77,7 @@ def _save(fig: Figure, path: Path, provenance: str) -> str:
 
 def build_report(
     probe_tables: dict[str, Path],
+    weighted_files: list[Path],
     similarity_files: list[Path],
     model_cards: list[dict[str, Any]],
     run_info: dict[str, Any],
@@ -58,7 +85,11 @@ def build_report(
     figure_dir: Path,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated TSV."""
-    tables = {task: pd.read_csv(path, sep="\t") for task, path in probe_tables.items()}
+    tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
+    usage: dict[str, dict[str, dict]] = {}
+    for path in weighted_files:
+        record = read_json(path)
+        usage.setdefault(record["task"], {})[record["model"]] = record
     source = json.dumps(
         {k: run_info[k] for k in ("code_version", "config_sha256", "manifest_sha256")}
     )
@@ -67,6 +98,15 @@ def build_report(
         metric = table["metric"].iloc[0]
         png = _save(probe_curve(table, task, metric), figure_dir / f"probe_{task}.png", source)
         probes.append({"task": task, "metric": metric, "png": png})
+        if task in usage:
+            path = figure_dir / f"usage_{task}.png"
+            probes.append(
+                {
+                    "task": task,
+                    "metric": "usage",
+                    "png": _save(usage_bars(usage[task], task), path, source),
+                }
+            )
     heatmaps = []
     for path in similarity_files:
         matrix = read_similarity(path)
@@ -83,6 +123,7 @@ def build_report(
         probes=probes,
         heatmaps=heatmaps,
         best_table=best.to_html(index=False, float_format="{:.3f}".format, border=0),
+        below_chance=_below_chance(tables),
         cards=model_cards,
         run=run_info,
     )

@@ -45,9 +45,9 @@ def reduced_config() -> dict:
         conv_dim=[32] * 7,
     )
     config["models"]["ecapa_random"]["config"].update(channels=[32, 32, 32, 32, 96], lin_neurons=32)
-    config["tasks"] = {k: config["tasks"][k] for k in ["speaker_id", "keyword"]}
+    config["tasks"] = {k: config["tasks"][k] for k in ["speaker_id", "keyword", "asv", "phones"]}
     config["similarity"]["measures"] = ["linear_cka"]
-    config["probe"]["max_epochs"] = 40
+    config["probe"].update(max_epochs=40, lrs=[0.005, 0.02], bootstrap=200)
     return config
 
 

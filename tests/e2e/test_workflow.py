@@ -59,13 +59,46 @@ def test_ge2e_card_hashes_the_real_packaged_weights(dag_run):
     assert card["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
+def probe_jobs(config: dict, tasks=None) -> tuple[int, int]:
+    """(single-layer probe jobs, weighted-sum jobs) the DAG plans for ``tasks``."""
+    single = 0
+    for task in tasks or config["tasks"]:
+        frames = config["tasks"][task]["kind"] == "phoneme_recognition"
+        for model in config["models"].values():
+            single += sum(1 for s in layer_specs(model) if s.frame_rate or not frames)
+    return single, len(tasks or config["tasks"]) * len(config["models"])
+
+
+def summary(run, task: str) -> pd.DataFrame:
+    return pd.read_parquet(run.workdir / f"results/probes/summary/embedded/{task}.parquet")
+
+
 def test_pretrained_speaker_model_identifies_speakers(dag_run):
-    summary = dag_run.workdir / "results/probes/summary/embedded/speaker_id.tsv"
-    best = best_layer_score(summary, "ge2e")
-    assert best["test"] >= max(0.8, 3 * best["chance"])
-    table = pd.read_csv(summary, sep="\t")
+    table = summary(dag_run, "speaker_id")
+    best = best_layer_score(table, "ge2e")
+    assert best["test"] >= max(0.8, 3 * best["chance"]) and best["ci_low"] > best["chance"]
     assert set(table.model) == set(dag_run.config["models"])
-    assert len(table) == sum(len(layer_specs(m)) for m in dag_run.config["models"].values())
+    single, weighted = probe_jobs(dag_run.config, ["speaker_id"])
+    assert len(table) == single + weighted
+    assert (table.layer == "weighted_sum").sum() == len(dag_run.config["models"])
+    csv = pd.read_csv(dag_run.workdir / "results/probes/summary/embedded/speaker_id.csv")
+    assert csv["test"].tolist() == pytest.approx(table["test"].tolist(), abs=1e-6)
+
+
+def test_every_task_kind_yields_its_metric_with_intervals(dag_run):
+    metrics = {"speaker_id": "accuracy", "keyword": "accuracy", "asv": "eer", "phones": "per"}
+    for task, metric in metrics.items():
+        table = summary(dag_run, task)
+        assert set(table.metric) == {metric}, task
+        assert (table.ci_low <= table.test + 1e-9).all() and (
+            table.test <= table.ci_high + 1e-9
+        ).all()
+    # GE2E is a speaker model: its embedding verifies the held-out speakers far above chance.
+    asv = summary(dag_run, "asv").set_index(["model", "layer"])
+    assert asv.loc[("ge2e", "embedding"), "ci_high"] < 0.3
+    # Phone recognition reads frame-level layers only.
+    phones = summary(dag_run, "phones")
+    assert "embedding" not in set(phones.layer) and "lstm_1" in set(phones.layer)
 
 
 def test_report_shows_all_models_tasks_and_pairs(dag_run):
@@ -83,22 +116,30 @@ def test_second_invocation_has_nothing_to_do(dag_run):
 
 def test_probe_param_change_reruns_only_probes(dag_run):
     config = dag_run.copy_config()
-    config["probe"]["lr"] = 0.02
+    config["probe"]["lrs"] = [0.01]
     jobs = dag_run.planned_jobs(config)
-    n_layers = sum(len(layer_specs(m)) for m in config["models"].values())
-    assert jobs == {"train_probe": n_layers * 2, "summarise_probes": 2, "report": 1}
+    single, weighted = probe_jobs(config)
+    n_tasks = len(config["tasks"])
+    assert jobs == {
+        "train_probe": single,
+        "train_weighted_probe": weighted,
+        "summarise_probes": n_tasks,
+        "report": 1,
+    }
 
 
 def test_model_change_reruns_only_that_models_jobs(dag_run):
     config = dag_run.copy_config()
     config["models"]["ecapa_random"]["seed"] = 1
     jobs = dag_run.planned_jobs(config)
-    n_layers = len(layer_specs(config["models"]["ecapa_random"]))
+    only = {**config, "models": {"ecapa_random": config["models"]["ecapa_random"]}}
+    single, weighted = probe_jobs(only)
     assert jobs == {
         "prepare_model": 1,
         "extract_features": 1,
-        "train_probe": n_layers * 2,
-        "summarise_probes": 2,
+        "train_probe": single,
+        "train_weighted_probe": weighted,
+        "summarise_probes": len(config["tasks"]),
         "layer_similarity": 3,
         "report": 1,
     }
@@ -116,10 +157,9 @@ def test_bad_config_fails_at_parse_time_naming_the_key(dag_run):
     assert "models.ge2e.family" in proc.stdout + proc.stderr
 
 
-def best_layer_score(summary: Path, model: str) -> pd.Series:
+def best_layer_score(table: pd.DataFrame, model: str) -> pd.Series:
     """The model's score as the report gives it: the test score of the layer best on dev."""
-    table = pd.read_csv(summary, sep="\t")
-    rows = table[table.model == model]
+    rows = table[(table.model == model) & (table.layer != "weighted_sum")]
     return rows.sort_values(["dev", "layer_index"], ascending=[False, True]).iloc[0]
 
 
@@ -141,6 +181,7 @@ def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):
     run = run_dag(tmp_path / "dag", config)
     ids, _ = read_shard(run.workdir / "results/features/ge2e/mine/lstm_1.parquet")
     assert ids == table.utt_id.tolist()
-    best = best_layer_score(run.workdir / "results/probes/summary/mine/speaker_id.tsv", "ge2e")
+    table = pd.read_parquet(run.workdir / "results/probes/summary/mine/speaker_id.parquet")
+    best = best_layer_score(table, "ge2e")
     assert best["test"] >= max(0.8, 3 * best["chance"])
     assert "Dataset <code>mine</code>" in (run.workdir / "results/report/index.html").read_text()

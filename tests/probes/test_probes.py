@@ -10,13 +10,17 @@ from strata.probes.linear import predict
 from strata.probes.run import run_probe, summarise
 
 PROBE = {
-    "lr": 0.01,
+    "lrs": [0.01],
     "weight_decay": 1e-4,
     "batch_size": 32,
     "max_epochs": 60,
     "patience": 8,
     "seed": 0,
+    "bootstrap": 200,
+    "confidence": 0.95,
+    "projection_width": 4,
 }
+LR = 0.01
 
 
 def toy_manifest(n_per_class=30, classes=("a", "b", "c")):
@@ -64,10 +68,10 @@ def test_probe_separates_separable_classes_and_not_noise():
     manifest = toy_manifest()
     ids = manifest.utt_id.tolist()
     easy = train_linear_probe(
-        classification_data(manifest, ids, blobs(manifest, 3.0), {"label": "label"}), PROBE
+        classification_data(manifest, ids, blobs(manifest, 3.0), {"label": "label"}), PROBE, LR
     )
     noise = train_linear_probe(
-        classification_data(manifest, ids, blobs(manifest, 0.0), {"label": "label"}), PROBE
+        classification_data(manifest, ids, blobs(manifest, 0.0), {"label": "label"}), PROBE, LR
     )
     assert easy.accuracy["test"] >= 0.95
     assert noise.accuracy["test"] <= 0.6
@@ -79,46 +83,70 @@ def test_probe_is_deterministic_given_seed():
     data = classification_data(
         manifest, manifest.utt_id.tolist(), blobs(manifest, 1.0), {"label": "label"}
     )
-    first, second = train_linear_probe(data, PROBE), train_linear_probe(data, PROBE)
+    first, second = train_linear_probe(data, PROBE, LR), train_linear_probe(data, PROBE, LR)
     torch.testing.assert_close(first.state["weight"], second.state["weight"], rtol=0, atol=0)
-    other = train_linear_probe(data, {**PROBE, "seed": 1})
+    other = train_linear_probe(data, {**PROBE, "seed": 1}, LR)
     assert not torch.equal(first.state["weight"], other.state["weight"])
+
+
+def write_layer(directory, manifest, x, layer="layer_02"):
+    meta = {"model": "toy", "dataset": "d", "layer": layer, "layer_index": 2, "num_layers": 4}
+    writer = ShardWriter(directory / f"{layer}.parquet", x.shape[1], "utterance", meta)
+    writer.write(manifest.utt_id.tolist(), x)
+    writer.close()
 
 
 def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     manifest = toy_manifest()
     x = blobs(manifest, 1.0)
-    shard = tmp_path / "layer_02.parquet"
-    meta = {"model": "toy", "dataset": "d", "layer": "layer_02", "layer_index": 2, "num_layers": 4}
-    writer = ShardWriter(shard, 8, "utterance", meta)
-    writer.write(manifest.utt_id.tolist(), x)
-    writer.close()
+    write_layer(tmp_path, manifest, x)
+    task = {"kind": "classification", "label": "label"}
     metrics = run_probe(
-        shard,
-        manifest,
-        "cls",
-        {"label": "label"},
-        PROBE,
-        tmp_path / "m.json",
+        tmp_path, "layer_02", manifest, None, "cls", task, PROBE, tmp_path / "m.json",
         tmp_path / "probe.pt",
-    )
+    )  # fmt: skip
     assert read_json(tmp_path / "m.json") == metrics
     assert metrics["n"] == {"train": 54, "dev": 18, "test": 18}
     assert metrics["chance"] == pytest.approx(1 / 3)  # balanced test set: 6 of each class
+    assert metrics["ci_low"] <= metrics["test"] <= metrics["ci_high"]
+    assert metrics["lr"] == LR and list(metrics["dev_by_lr"]) == [str(LR)]
     skewed = manifest.drop(manifest.index[(manifest.split == "test") & (manifest.label == "c")])
-    writer = ShardWriter(shard, 8, "utterance", meta)
-    writer.write(skewed.utt_id.tolist(), x[skewed.index.to_numpy()])
-    writer.close()
+    write_layer(tmp_path, skewed, x[skewed.index.to_numpy()])
     skewed = skewed.reset_index(drop=True)
     again = run_probe(
-        shard, skewed, "cls", {"label": "label"}, PROBE, tmp_path / "m2.json", tmp_path / "p2.pt"
-    )
+        tmp_path, "layer_02", skewed, None, "cls", task, PROBE, tmp_path / "m2.json",
+        tmp_path / "p2.pt",
+    )  # fmt: skip
     assert again["chance"] == pytest.approx(1 / 2)  # test holds only a and b, 6 each
     state = torch.load(tmp_path / "probe.pt", weights_only=True)
     assert state["provenance"] == metrics["provenance"]
     test = manifest[manifest.split == "test"]
     predicted = predict(state, x[test.index.to_numpy()])
     assert np.mean(np.array(predicted) == test.label.to_numpy()) == pytest.approx(metrics["test"])
-    table = summarise([tmp_path / "m.json"], tmp_path / "summary.tsv")
+    table = summarise([tmp_path / "m.json"], tmp_path / "summary.parquet", tmp_path / "s.csv")
     assert table.loc[0, "layer"] == "layer_02" and table.loc[0, "test"] == metrics["test"]
-    assert pd.read_csv(tmp_path / "summary.tsv", sep="\t").loc[0, "num_layers"] == 4
+    assert pd.read_parquet(tmp_path / "summary.parquet").loc[0, "num_layers"] == 4
+    assert pd.read_csv(tmp_path / "s.csv").loc[0, "ci_high"] == pytest.approx(metrics["ci_high"])
+
+
+def test_the_learning_rate_is_chosen_on_dev():
+    manifest = toy_manifest()
+    x = blobs(manifest, 1.0)
+    from strata.probes.classify import fit_classification
+
+    outcome = fit_classification(
+        x, manifest.utt_id.tolist(), manifest, {"label": "label"}, {**PROBE, "lrs": [1e-6, 0.05]}
+    )
+    assert outcome.dev_by_lr[str(1e-6)] < outcome.dev_by_lr[str(0.05)]
+    assert outcome.lr == 0.05
+
+
+def test_shuffled_labels_stay_near_chance_and_are_not_flagged_above_it():
+    manifest = toy_manifest()
+    shuffled = manifest.assign(label=manifest.label.sample(frac=1, random_state=0).to_numpy())
+    from strata.probes.classify import fit_classification
+
+    outcome = fit_classification(
+        blobs(manifest, 3.0), manifest.utt_id.tolist(), shuffled, {"label": "label"}, PROBE
+    )
+    assert outcome.test.ci_low <= outcome.chance + 0.1

@@ -21,23 +21,35 @@ def probe_table(task: str, peak: dict[str, int]) -> pd.DataFrame:
     for model, n in MODELS.items():
         for i in range(n):
             dev = 0.9 if i == peak[model] else 0.3 + 0.01 * i
-            rows.append(
-                {
-                    "model": model,
-                    "layer": f"L{i}",
-                    "layer_index": i,
-                    "num_layers": n,
-                    "task": task,
-                    "metric": "accuracy",
-                    "train": 1.0,
-                    "dev": dev,
-                    "test": dev - 0.05,
-                    "chance": 0.1,
-                    "num_classes": 10,
-                    "best_epoch": 3,
-                }
-            )
+            rows.append(row(model, f"L{i}", i, n, task, dev))
+        rows.append(row(model, "weighted_sum", n, n, task, 0.95))
     return pd.DataFrame(rows)
+
+
+def row(model, layer, index, n, task, dev):
+    return {
+        "model": model,
+        "layer": layer,
+        "layer_index": index,
+        "num_layers": n,
+        "task": task,
+        "kind": "classification",
+        "metric": "accuracy",
+        "test": dev - 0.05,
+        "ci_low": dev - 0.1,
+        "ci_high": dev - 0.01,
+        "chance": 0.1,
+        "below_chance": False,
+        "train": 1.0,
+        "dev": dev,
+        "lr": 0.01,
+    }
+
+
+def weighted_record(model, task, n):
+    usage = np.arange(1.0, n + 1) / np.arange(1.0, n + 1).sum()
+    layers = [f"L{i}" for i in range(n)]
+    return {"model": model, "task": task, "layers": layers, "usage": usage.tolist()}
 
 
 @pytest.fixture
@@ -46,10 +58,13 @@ def report(tmp_path):
         "speaker_id": probe_table("speaker_id", {"wavlm_x": 1, "ecapa_y": 2}),
         "keyword": probe_table("keyword", {"wavlm_x": 3, "ecapa_y": 0}),
     }
-    paths = {}
+    paths, weighted = {}, []
     for task, table in tables.items():
-        paths[task] = tmp_path / f"{task}.tsv"
-        table.to_csv(paths[task], sep="\t", index=False)
+        paths[task] = tmp_path / f"{task}.parquet"
+        table.to_parquet(paths[task], index=False)
+        for model, n in MODELS.items():
+            weighted.append(tmp_path / f"w_{task}_{model}.json")
+            weighted[-1].write_text(json.dumps(weighted_record(model, task, n)))
     sims = []
     for a, b in [("wavlm_x", "wavlm_x"), ("wavlm_x", "ecapa_y")]:
         m = pd.DataFrame(
@@ -81,7 +96,7 @@ def report(tmp_path):
         "config_sha256": "d" * 64,
     }
     out = tmp_path / "report" / "index.html"
-    build_report(paths, sims, cards, run, out, tmp_path / "report" / "figures")
+    build_report(paths, weighted, sims, cards, run, out, tmp_path / "report" / "figures")
     return out, tables
 
 
@@ -89,13 +104,24 @@ def test_best_layer_is_chosen_on_dev():
     best = best_layers({"speaker_id": probe_table("speaker_id", {"wavlm_x": 1, "ecapa_y": 2})})
     assert best.set_index("model")["best layer"].to_dict() == {"wavlm_x": "L1", "ecapa_y": "L2"}
     assert best["test"].tolist() == pytest.approx([0.85, 0.85])
+    assert best["weighted sum"].tolist() == pytest.approx([0.9, 0.9])
+    assert best["95% CI"].tolist() == ["[0.800, 0.890]"] * 2
+    assert set(best["chosen on"]) == {"dev"}
+
+
+def test_without_dev_scores_the_best_layer_is_read_on_test_and_says_so():
+    table = probe_table("asv", {"wavlm_x": 1, "ecapa_y": 2}).assign(metric="eer", dev=None)
+    table["test"] = 1 - table["test"]  # read as EER (lower is better): the peak is the lowest
+    best = best_layers({"asv": table})
+    assert set(best["chosen on"]) == {"test"}
+    assert best.set_index("model")["best layer"].to_dict() == {"wavlm_x": "L1", "ecapa_y": "L2"}
 
 
 def test_report_holds_every_task_pair_and_model(report):
     out, _ = report
     page = out.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 2 + 2  # two probe curves, two heatmaps
+    assert len(images) == 2 + 2 + 2  # two probe curves, two usage bars, two heatmaps
     for data in images:
         assert base64.b64decode(data).startswith(b"\x89PNG")
     for text in [
@@ -107,7 +133,7 @@ def test_report_holds_every_task_pair_and_model(report):
     ]:
         assert text in page
     best_section = page[page.index('id="best"') : page.index('id="similarity"')]
-    row = r"<tr>\s*<td>(\w+)</td>\s*<td>(\w+)</td>\s*<td>(\w+)</td>"
+    row = r"<tr>\s*<td>(\w+)</td>\s*<td>(\w+)</td>\s*<td>\w+</td>\s*<td>(\w+)</td>"
     cells = re.findall(row, best_section)
     assert set(cells) == {
         ("wavlm_x", "speaker_id", "L1"),
@@ -121,6 +147,8 @@ def test_report_holds_every_task_pair_and_model(report):
         "linear_cka_wavlm_x__wavlm_x.png",
         "probe_keyword.png",
         "probe_speaker_id.png",
+        "usage_keyword.png",
+        "usage_speaker_id.png",
     ]
     with Image.open(out.parent / "figures" / "linear_cka_wavlm_x__ecapa_y.png") as img:
         assert img.width > 200 and img.height > 200

@@ -1,0 +1,70 @@
+"""Verification probes (ASV): score each trial by the cosine of its two utterances' vectors,
+either the layer's own (parameter-free) or a projection trained to classify the training
+speakers (learning rate chosen on their dev utterances); EER and minDCF (p_target 0.01), with a
+bootstrap interval over trials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from strata.probes.linear import best_lr, project, train_linear_probe
+from strata.probes.metrics import ProbeOutcome, bootstrap, eer, eer_and_min_dcf
+from strata.probes.tasks import classification_data
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return (a * b).sum(1)
+
+
+def trial_rows(trials: pd.DataFrame, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of each trial's two utterances; a trial naming an absent one is an error."""
+    index = {u: i for i, u in enumerate(ids)}
+    absent = sorted(set(trials["enrollment"]).union(trials["test"]) - set(index))
+    if absent:
+        raise ValueError(f"trials name utterances without features: {absent[:5]}")
+    return trials["enrollment"].map(index).to_numpy(), trials["test"].map(index).to_numpy()
+
+
+def fit_verification(
+    x: np.ndarray,
+    ids: list[str],
+    manifest: pd.DataFrame,
+    trials: pd.DataFrame,
+    task: dict[str, Any],
+    probe: dict,
+) -> ProbeOutcome:
+    enrol, test = trial_rows(trials, ids)
+    lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
+    if task.get("scoring", "cosine") == "projection":
+        data = classification_data(manifest, ids, x, {"label": task.get("label", "speaker")})
+        width = min(probe["projection_width"], x.shape[1])
+        fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
+        dev_by_lr = {str(k): fit.accuracy["dev"] for k, fit in fits.items()}
+        lr = best_lr({k: fit.accuracy["dev"] for k, fit in fits.items()}, higher_is_better=True)
+        state = fits[lr].state
+        embedded = project(state, x).numpy().astype(np.float64)
+        extra = {"projection_width": width, "speaker_dev_accuracy": fits[lr].accuracy["dev"]}
+    scores = cosine(embedded[enrol], embedded[test])
+    target = trials["target"].to_numpy(bool)
+    value, min_dcf = eer_and_min_dcf(scores, target)
+    estimate = bootstrap(
+        eer(scores, target), len(scores), probe["bootstrap"], probe["confidence"], probe["seed"]
+    )
+    nan = float("nan")
+    return ProbeOutcome(
+        metric="eer",
+        test=estimate,
+        chance=0.5,  # scores unrelated to the speaker: misses and false alarms balance at 50 %
+        higher_is_better=False,
+        scores={"train": nan, "dev": nan, "test": value},
+        lr=lr,
+        dev_by_lr=dev_by_lr,
+        n={"trials": len(scores), "target": int(target.sum())},
+        extra={"min_dcf": min_dcf, "scoring": task.get("scoring", "cosine"), **extra},
+        state=state,
+    )

@@ -1,0 +1,18 @@
+"""Rule train_weighted_probe: the weighted sum of every layer of one model for one task."""
+
+import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
+
+from strata.probes.run import run_job
+from strata.workflow import rule_logging
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with rule_logging(smk) as log:
+    m = run_job(smk, weighted=True)
+    log.info(
+        "test %s = %.4f [%.4f, %.4f], lr %s",
+        m["metric"],
+        m["test"],
+        m["ci_low"],
+        m["ci_high"],
+        m["lr"],
+    )
