@@ -95,7 +95,8 @@ def test_a_nested_config_override_arrives_as_text_and_the_error_says_how_to_fix_
     cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-n", "--config", "probe={batch_size: 8}"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "'probe.batch_size'" in proc.stdout and "--configfile study.yaml overrides.yaml" in proc.stdout
+    assert "'probe.batch_size'" in proc.stdout
+    assert "--configfile study.yaml overrides.yaml" in proc.stdout
 
 
 def test_a_config_error_stops_the_dry_run_naming_the_key(tmp_path):
