@@ -152,16 +152,27 @@ def task_labels(config: Mapping[str, Any]) -> None:
 
 def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
     from strata.corpus.plan import plan_from_config
+    from strata.datasets.registry import DATASET_KINDS
     from strata.probes.kinds import TASK_KINDS
 
-    kind = TASK_KINDS[task["kind"]]
-    if dataset["kind"] != "embedded":
-        label = kind.label(task)
-        if label is not None:
-            _check_manifest_column(dataset["path"], label)
+    kind, recipe = TASK_KINDS[task["kind"]], DATASET_KINDS[dataset["kind"]]
+    if dataset["kind"] == "embedded":
+        plan = plan_from_config(dataset)
+        kind.check(plan.labels(), len(plan.trials), task)
         return
-    plan = plan_from_config(dataset)
-    kind.check(plan.labels(), len(plan.trials), task)
+    if kind.name == "verification" and not recipe.trials:
+        raise ConfigError("dataset", f"a {dataset['kind']} dataset has no verification trials")
+    label = (
+        kind.label(task)
+        if kind.name != "verification" or task.get("scoring") == "projection"
+        else None
+    )
+    if label is None:
+        return
+    if recipe.labels is None:
+        _check_manifest_column(dataset["path"], label)
+    elif label not in recipe.labels:
+        raise ConfigError("label", f"not a label of {dataset['kind']}: {list(recipe.labels)}")
 
 
 def frame_tasks_need_frames(config: Mapping[str, Any]) -> None:

@@ -76,7 +76,7 @@ def read_manifest(
     check_manifest(df, path, required)
     for column in LIST_COLUMNS:
         if column in df:
-            df[column] = [list(v) for v in df[column]]
+            df[column] = [None if v is None else list(v) for v in df[column]]
     return df
 
 

@@ -30,6 +30,15 @@ def trial_rows(trials: pd.DataFrame, ids: list[str]) -> tuple[np.ndarray, np.nda
     return trials["enrollment"].map(index).to_numpy(), trials["test"].map(index).to_numpy()
 
 
+def _without_trial_speakers(manifest: pd.DataFrame, trials: pd.DataFrame, label: str):
+    """The manifest with every utterance of a speaker who occurs in a trial taken out of the
+    splits (VoxCeleb1's identification splits include the verification speakers)."""
+    in_trials = set(trials["enrollment"]) | set(trials["test"])
+    speakers = set(manifest.loc[manifest["utt_id"].isin(in_trials), label])
+    held = manifest[label].isin(speakers)
+    return manifest.assign(split=manifest["split"].where(~held, "verification"))
+
+
 def fit_verification(
     x: np.ndarray,
     ids: list[str],
@@ -41,7 +50,10 @@ def fit_verification(
     enrol, test = trial_rows(trials, ids)
     lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
     if task.get("scoring", "cosine") == "projection":
-        data = classification_data(manifest, ids, x, {"label": task.get("label", "speaker")})
+        label = task.get("label", "speaker")
+        data = classification_data(
+            _without_trial_speakers(manifest, trials, label), ids, x, {"label": label}
+        )
         width = min(probe["projection_width"], x.shape[1])
         fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
         dev_by_lr = {str(k): fit.accuracy["dev"] for k, fit in fits.items()}

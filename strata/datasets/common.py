@@ -1,15 +1,11 @@
-"""Datasets: each config ``kind`` prepares ``results/data/{dataset}/`` around a manifest.parquet.
-
-``embedded`` synthesises the offline TTS corpus (:mod:`strata.corpus`); ``manifest`` imports a
-user's table of existing audio (CSV, TSV or Parquet), checked and checksummed, so the same
-analysis runs on any corpus. A new kind is one function and one line in ``DATASET_KINDS``.
-"""
+"""What every dataset recipe shares: audio checks, deterministic caps, the manifest writer."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,28 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import soundfile as sf
 
-from strata.corpus.build import build_corpus
-from strata.io import atomic_dir, write_parquet
-from strata.manifest import REQUIRED_COLUMNS, check_manifest, manifest_checksum
+from strata.io import write_parquet
+from strata.manifest import manifest_checksum
 from strata.models.base import SAMPLE_RATE
 from strata.provenance import code_version, sha256_file
 
 log = logging.getLogger(__name__)
 # The shortest audio every model adapter can take: one 25 ms analysis window at 16 kHz.
 MIN_SAMPLES = SAMPLE_RATE * 25 // 1000
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    readers = {
-        ".parquet": pd.read_parquet,
-        ".csv": pd.read_csv,
-        ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-    }
-    if path.suffix not in readers:
-        raise ValueError(f"{path}: manifest must be .csv, .tsv or .parquet")
-    if not path.is_file():
-        raise FileNotFoundError(f"config key 'path': manifest {path} does not exist")
-    return readers[path.suffix](path)
 
 
 @dataclass(frozen=True)
@@ -90,20 +72,12 @@ def check_audio(ids: list[str], paths: list[Path], threads: int = 1) -> list[Aud
     return infos
 
 
-def resolve_audio(
-    df: pd.DataFrame, source: Path, audio_root: Path, threads: int = 1
-) -> pd.DataFrame:
-    """A checked user manifest with absolute audio paths and the audio's hash, duration, rate
-    and channel count, measured (a ``duration`` column in the table is replaced)."""
-    check_manifest(df, source, required=[c for c in REQUIRED_COLUMNS if c != "duration"])
-    paths = [(audio_root / str(p)).resolve() for p in df["path"]]
-    absent = [str(p) for p in paths if not p.is_file()]
-    if absent:
-        raise FileNotFoundError(f"{source}: {len(absent)} audio files missing, e.g. {absent[:3]}")
-    infos = check_audio(df["utt_id"].astype(str).tolist(), paths, threads)
+def with_audio(df: pd.DataFrame, threads: int = 1, base: Path | None = None) -> pd.DataFrame:
+    """``df`` with each file's hash, duration, sample rate and channels, every file checked
+    (:func:`check_audio`). A relative ``path`` is inside the dataset folder ``base``."""
+    paths = [Path(p) if base is None else base / p for p in df["path"]]
+    infos = check_audio(df["utt_id"].tolist(), paths, threads)
     return df.assign(
-        utt_id=df["utt_id"].astype(str),
-        path=[str(p) for p in paths],
         # Provenance of the audio itself: replacing a file changes the manifest checksum.
         audio_sha256=[sha256_file(p) for p in paths],
         duration=[i.duration for i in infos],
@@ -112,35 +86,36 @@ def resolve_audio(
     )
 
 
-def import_manifest(cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> pd.DataFrame:
-    """``kind: manifest``: check the user's table and write it as ``out_dir/manifest.parquet``."""
-    source = Path(cfg["path"]).expanduser().resolve()
-    audio_root = Path(cfg.get("audio_root", source.parent)).expanduser()
-    df = resolve_audio(_read_table(source), source, audio_root, threads)
+def capped(df: pd.DataFrame, caps: Mapping[str, int] | None, seed: int) -> pd.DataFrame:
+    """At most ``caps[split]`` utterances per split, the same ones for the same seed (a hash
+    of seed and utt_id orders them), manifest order kept."""
+    if not caps:
+        return df
+    key = [hashlib.sha256(f"{seed}:{u}".encode()).hexdigest() for u in df["utt_id"]]
+    ranked = df.assign(_key=key).sort_values("_key")
+    kept = pd.concat(
+        group.head(caps.get(split, len(group))) for split, group in ranked.groupby("split")
+    )
+    return df.loc[sorted(kept.index)].reset_index(drop=True)
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path``, or a FileNotFoundError naming the file a corpus layout should have there."""
+    if not path.exists():
+        raise FileNotFoundError(f"expected {what} at {path}: is the root in the corpus's layout?")
+    return path
+
+
+def write_manifest(df: pd.DataFrame, out_dir: Path, cfg: Mapping[str, Any], **extra) -> None:
+    """``out_dir/manifest.parquet`` with the content checksum (paths excluded: moving the
+    corpus keeps it) and provenance in the Parquet metadata."""
+    df = df.reset_index(drop=True)
     meta = {
-        # Content, not location: moving the corpus keeps its checksum.
         "manifest_sha256": manifest_checksum(df, [c for c in df.columns if c != "path"]),
-        "source": str(source),
-        "source_sha256": sha256_file(source),
-        "config": cfg,
+        "config": dict(cfg),
         "code_version": code_version(),
+        **extra,
     }
     write_parquet(
         pa.Table.from_pandas(df, preserve_index=False), out_dir / "manifest.parquet", meta
     )
-    return df
-
-
-DATASET_KINDS: dict[str, Callable[[dict[str, Any], Path, int], pd.DataFrame]] = {
-    "embedded": build_corpus,
-    "manifest": import_manifest,
-}
-
-
-def prepare_dataset(cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> pd.DataFrame:
-    """Build ``out_dir`` for a dataset config, atomically (complete or absent)."""
-    builder = DATASET_KINDS.get(cfg["kind"])
-    if builder is None:
-        raise KeyError(f"unknown dataset kind {cfg['kind']!r}; known: {sorted(DATASET_KINDS)}")
-    with atomic_dir(out_dir) as tmp:
-        return builder(cfg, tmp, threads)

@@ -1,0 +1,48 @@
+"""The DAG on the five standard corpora's layouts (fake trees): all six SUPERB tables."""
+
+import copy
+
+import fake_corpora as fake
+import pandas as pd
+import pytest
+from conftest import reduced_config, run_dag
+
+pytestmark = pytest.mark.e2e
+
+TASKS = {
+    "pr": ({"kind": "phoneme_recognition", "dataset": "libri"}, "per"),
+    "sid": ({"kind": "classification", "dataset": "vox", "label": "speaker"}, "accuracy"),
+    "asv": ({"kind": "verification", "dataset": "vox"}, "eer"),
+    "ks": ({"kind": "classification", "dataset": "sc", "label": "keyword"}, "accuracy"),
+    "ic": ({"kind": "classification", "dataset": "fsc", "label": "intent"}, "accuracy"),
+    "er": ({"kind": "classification", "dataset": "iemocap", "label": "emotion"}, "accuracy"),
+}
+
+
+def test_five_corpora_yield_all_six_tables(tmp_path):
+    roots = tmp_path / "corpora"
+    config = copy.deepcopy(reduced_config())
+    config["datasets"] = {
+        "libri": {"kind": "librispeech", "root": str(fake.librispeech(roots / "LibriSpeech"))},
+        "vox": {"kind": "voxceleb1", "root": str(fake.voxceleb1(roots / "voxceleb1"))},
+        "sc": {"kind": "speech_commands", "root": str(fake.speech_commands(roots / "sc"))},
+        "fsc": {
+            "kind": "fluent_speech_commands",
+            "root": str(fake.fluent_speech_commands(roots / "fsc")),
+        },
+        "iemocap": {"kind": "iemocap", "root": str(fake.iemocap(roots / "IEMOCAP")), "fold": 1},
+    }
+    config["models"] = {"ge2e": config["models"]["ge2e"]}
+    config["tasks"] = {name: task for name, (task, _) in TASKS.items()}
+    config["similarity"]["dataset"] = "vox"
+    config["probe"].update(lrs=[0.01], max_epochs=15, bootstrap=50)
+    run = run_dag(tmp_path / "dag", config)
+    for name, (task, metric) in TASKS.items():
+        table = pd.read_parquet(
+            run.workdir / f"results/probes/summary/{task['dataset']}/{name}.parquet"
+        )
+        assert set(table.metric) == {metric}, name
+        assert "weighted_sum" in set(table.layer), name
+        assert table["ci_low"].notna().all(), name
+    page = (run.workdir / "results/report/index.html").read_text()
+    assert all(f'alt="probe curve {name}"' in page for name in TASKS)
