@@ -53,7 +53,14 @@ def model_slice(wildcards):
 
 
 def task_slice(wildcards):
-    return config["tasks"][wildcards.task]
+    """The task's config, less its probe overrides (those are in probe_slice)."""
+    task = config["tasks"][wildcards.task]
+    return {key: value for key, value in task.items() if key != "probe"}
+
+
+def probe_slice(wildcards):
+    """The probe block with the task's own overrides applied."""
+    return config["probe"] | config["tasks"][wildcards.task].get("probe", {})
 
 
 def probe_metrics_of_task(wildcards):

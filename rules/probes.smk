@@ -4,7 +4,7 @@ rule train_probe:
         data="results/data/{dataset}",
     output:
         metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
-        checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.pt",
+        checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.safetensors",
     log:
         "logs/train_probe/{model}/{dataset}/{task}/{layer}.log",
     benchmark:
@@ -17,7 +17,7 @@ rule train_probe:
         runtime=30,
     params:
         task=task_slice,
-        probe=config["probe"],
+        probe=probe_slice,
     script:
         "../workflow_scripts/train_probe.py"
 
@@ -28,11 +28,13 @@ rule train_weighted_probe:
         data="results/data/{dataset}",
     output:
         metrics="results/probes/{model}/{dataset}/{task}/weighted/metrics.json",
-        checkpoint="results/probes/{model}/{dataset}/{task}/weighted/probe.pt",
+        checkpoint="results/probes/{model}/{dataset}/{task}/weighted/probe.safetensors",
     log:
         "logs/train_weighted_probe/{model}/{dataset}/{task}.log",
     benchmark:
         "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
+    # The longest probe jobs (the CTC weighted sums): started first, they do not end the run alone.
+    priority: 1
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -41,7 +43,7 @@ rule train_weighted_probe:
         runtime=60,
     params:
         task=task_slice,
-        probe=config["probe"],
+        probe=probe_slice,
         layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
     script:
         "../workflow_scripts/train_weighted_probe.py"

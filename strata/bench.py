@@ -68,18 +68,72 @@ def run_default(workdir: Path, cores: int) -> float:
     return time.perf_counter() - start
 
 
-def dag_section(cores: int) -> list[str]:
+PROBE_RULES = ("train_probe", "train_weighted_probe")
+
+
+def _startup_seconds(log: Path) -> float:
+    """The fixed cost a probe job logged (:data:`strata.workflow.STARTUP`)."""
+    from strata.workflow import STARTUP
+
+    prefix = STARTUP.split("%")[0]
+    for line in log.read_text().splitlines():
+        if prefix in line:
+            return float(line.split(prefix)[1].split()[0])
+    raise ValueError(f"{log}: no startup line")
+
+
+def probe_overhead(workdir: Path) -> pd.DataFrame:
+    """Per task (and in all), probe-stage jobs' wall seconds (their ``benchmark:`` files) and
+    fixed seconds (process start to imports done, from their logs), and the fixed share."""
+    rows = []
+    for rule in PROBE_RULES:
+        bench_dir = workdir / "benchmarks" / rule
+        for bench in sorted(bench_dir.rglob("*.tsv")):
+            relative = bench.relative_to(bench_dir)
+            log = (workdir / "logs" / rule / relative).with_suffix(".log")
+            wall = float(pd.read_csv(bench, sep="\t").iloc[-1]["s"])
+            task = relative.parts[2].removesuffix(".tsv")
+            rows.append({"task": task, "jobs": 1, "wall_s": wall, "fixed_s": _startup_seconds(log)})
+    jobs = pd.DataFrame(rows)
+    table = jobs.groupby("task").sum(numeric_only=True)
+    table.loc["all probe jobs"] = jobs[["jobs", "wall_s", "fixed_s"]].sum()
+    table["fixed_share"] = table["fixed_s"] / table["wall_s"]
+    table["jobs"] = table["jobs"].astype(int)
+    return table.round(3)
+
+
+def dag_section(cores: int, workdir: Path | None = None) -> list[str]:
+    """The default run's wall time and per-rule costs, and the probe stage's fixed-cost share;
+    from a fresh run, or from ``workdir`` where the default run has already finished."""
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
-        wall = run_default(Path(tmp), cores)
-        table = summarise_benchmarks(Path(tmp) / "benchmarks")
+        wall = None
+        if workdir is None:
+            workdir = Path(tmp)
+            wall = run_default(workdir, cores)
+        table = summarise_benchmarks(workdir / "benchmarks")
+        probes = probe_overhead(workdir)
+    timing = (
+        f"from scratch, `--cores {cores}`: **{wall / 60:.1f} min** wall"
+        if wall is not None
+        else f"summed from the finished run in `{workdir}`"
+    )
     return [
         "## The default run",
         "",
-        f"Default `config.yaml`, from scratch, `--cores {cores}`: **{wall / 60:.1f} min** wall "
-        "(environment already installed). Per rule, from Snakemake's `benchmark:` files "
-        "(seconds per job, process start and imports included):",
+        f"_{stamp()}._ Default `config.yaml`, {timing} (environment already installed). "
+        "Per rule, from Snakemake's `benchmark:` files (seconds per job, process start and "
+        "imports included):",
         "",
         table.to_markdown(),
+        "",
+        "## Probe stage: fixed cost per job",
+        "",
+        f"_{stamp()}._ Each probe job logs how long after its process started it was ready to "
+        "work (Python start, Snakemake's script preamble, imports: torch only for the CTC "
+        "probes); its wall time is its `benchmark:` file's. Goal: fixed share <= 0.25 of the "
+        "probe stage.",
+        "",
+        probes.to_markdown(),
         "",
     ]
 
@@ -100,10 +154,10 @@ def overhead_section(audio_seconds: float) -> list[str]:
     return [
         "## Feature extraction",
         "",
-        f"Pipeline (`extract_features`: read FLAC, length-bucketed batches, one forward per "
-        f"batch, pool, write every layer's shard in manifest order) against a bare batched "
-        f"forward of the same model on the same batches, audio already in memory; one process, "
-        f"{device}, best of 2. Goal: ratio <= 1.15.",
+        f"_{stamp()}._ Pipeline (`extract_features`: read FLAC, length-bucketed batches, one "
+        f"forward per batch, pool, write every layer's shard in manifest order) against a bare "
+        f"batched forward of the same model on the same batches, audio already in memory; one "
+        f"process, {device}, best of 2. Goal: ratio <= 1.15.",
         "",
         pd.DataFrame(rows).T.to_markdown(),
         "",
@@ -116,12 +170,40 @@ def frames_section(frame_seconds: list[float]) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         memory = {f"{s / 3600:.2f} h": frame_level_rss(s, Path(tmp)) for s in frame_seconds}
     return [
-        "Frame-level extraction of WavLM Base (13 layers, every frame, float32) in a fresh "
-        "process: peak RSS stays flat as the audio grows (rows spill to disk per batch).",
+        "## Frame-level memory",
+        "",
+        f"_{stamp()}._ Frame-level extraction of WavLM Base (13 layers, every frame, float32) "
+        "in a fresh process: peak RSS stays flat as the audio grows (rows spill to disk per "
+        "batch).",
         "",
         pd.DataFrame(memory).T.to_markdown(),
         "",
     ]
+
+
+def stamp() -> str:
+    return f"{dt.date.today().isoformat()}, {machine()}"
+
+
+def merge_sections(old: str, new: list[str]) -> str:
+    """``old`` Markdown with its ``## `` sections replaced by same-titled ones in ``new`` (the
+    rest kept: sections measured elsewhere, e.g. on a GPU machine); new titles appended."""
+
+    def split(lines: list[str]) -> dict[str, list[str]]:
+        sections: dict[str, list[str]] = {}
+        title = ""
+        for line in lines:
+            if line.startswith("## "):
+                title = line
+            sections.setdefault(title, []).append(line)
+        return sections
+
+    kept, fresh = split(old.splitlines()), split(new)
+    fresh.pop("", None)
+    merged = {"": ["# Benchmarks", "", "Written by `make bench` (`python -m strata.bench`).", ""]}
+    merged |= {title: fresh.get(title, lines) for title, lines in kept.items() if title}
+    merged |= {title: lines for title, lines in fresh.items() if title not in merged}
+    return "\n".join(line for lines in merged.values() for line in lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,24 +213,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audio-seconds", type=float, default=300.0)
     parser.add_argument("--frame-seconds", type=float, nargs="+", default=[900.0, 3600.0])
     parser.add_argument("--skip", choices=["dag", "overhead", "frames"], nargs="*", default=[])
+    parser.add_argument(
+        "--workdir", type=Path, help="summarise this finished default run instead of running one"
+    )
     args = parser.parse_args(argv)
-    sections = [] if "dag" in args.skip else dag_section(args.cores)
+    sections = [] if "dag" in args.skip else dag_section(args.cores, args.workdir)
     if "overhead" not in args.skip:
         sections += overhead_section(args.audio_seconds)
     if "frames" not in args.skip:
         sections += frames_section(args.frame_seconds)
-    text = "\n".join(
-        [
-            "# Benchmarks",
-            "",
-            f"`make bench` on {dt.date.today().isoformat()}: {machine()}.",
-            "",
-            *sections,
-        ]
-    )
+    old = args.out.read_text() if args.out.is_file() else ""
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    args.out.write_text(merge_sections(old, sections))
+    print("\n".join(sections))
 
 
 if __name__ == "__main__":

@@ -156,10 +156,17 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
     from strata.probes.kinds import TASK_KINDS
 
     kind, recipe = TASK_KINDS[task["kind"]], DATASET_KINDS[dataset["kind"]]
+    split = task.get("split", "split")
     if dataset["kind"] == "embedded":
         plan = plan_from_config(dataset)
-        kind.check(plan.labels(), len(plan.trials), task)
+        if split not in plan.split_columns():
+            raise ConfigError("split", f"not a split column: {sorted(plan.split_columns())}")
+        kind.check(plan.labels(split), len(plan.trials), task)
         return
+    if split != "split" and recipe.labels is not None:
+        raise ConfigError("split", f"a {dataset['kind']} dataset has one split column, 'split'")
+    if split != "split":
+        _check_manifest_column(dataset["path"], split, "split")
     if kind.name == "verification" and not recipe.trials:
         raise ConfigError("dataset", f"a {dataset['kind']} dataset has no verification trials")
     label = (
@@ -186,8 +193,9 @@ def frame_tasks_need_frames(config: Mapping[str, Any]) -> None:
             )
 
 
-def _check_manifest_column(path: str, label: str) -> None:
-    """A user table's header names ``label`` (the rows are checked when it is imported)."""
+def _check_manifest_column(path: str, label: str, key: str = "label") -> None:
+    """A user table's header names ``label`` (the rows are checked when it is imported);
+    else a ConfigError on the task's ``key``."""
     source = Path(path).expanduser()
     if not source.is_file():
         return  # prepare_dataset names the missing file; nothing else here can be checked
@@ -199,7 +207,7 @@ def _check_manifest_column(path: str, label: str) -> None:
         with source.open(newline="") as f:
             columns = next(csv.reader(f, delimiter="\t" if source.suffix == ".tsv" else ","), [])
     if label not in columns:
-        raise ConfigError("label", f"{label!r} is not a column of {source} (columns: {columns})")
+        raise ConfigError(key, f"{label!r} is not a column of {source} (columns: {columns})")
 
 
 CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (

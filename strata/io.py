@@ -14,6 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# A prepared dataset folder: results/data/{dataset}/
+MANIFEST = "manifest.parquet"
+TRIALS = "trials.parquet"  # verification trials, where the dataset has them
+TRIAL_COLUMNS = ("enrollment", "test", "target")
+
 # Every strata Parquet file carries its provenance as JSON under this schema-metadata key.
 PARQUET_META_KEY = b"strata"
 
@@ -77,3 +82,15 @@ def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     if raw is None:
         raise ValueError(f"{path}: not a strata file (no {PARQUET_META_KEY.decode()!r} metadata)")
     return json.loads(raw)
+
+
+def read_columns(
+    path: str | os.PathLike[str], required: tuple[str, ...] = ()
+) -> dict[str, list[Any]]:
+    """A Parquet table as plain Python columns (no pandas: probe jobs start faster without it);
+    a missing ``required`` column is an error naming the file."""
+    table = pq.read_table(path)
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column {missing[0]!r}")
+    return table.to_pydict()

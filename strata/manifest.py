@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from strata.io import read_parquet_metadata
+from strata.io import MANIFEST, read_parquet_metadata
 
 REQUIRED_COLUMNS = ("utt_id", "path", "duration", "split")
 SPLITS = ("train", "dev", "test", "verification")
 LIST_COLUMNS = ("words", "phones")
-MANIFEST = "manifest.parquet"
 
 
 def _canonical(value: Any) -> Any:

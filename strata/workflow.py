@@ -8,6 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+STARTUP = "ready %.3f s after the process started"  # `make bench` reads it from the logs
+
+
+def seconds_since_start() -> float:
+    """Wall seconds since this process started (Python start, Snakemake's script preamble and
+    imports so far): a job's fixed cost."""
+    import time
+
+    import psutil
+
+    return time.time() - psutil.Process().create_time()
+
 
 @contextmanager
 def rule_logging(smk: Any) -> Iterator[logging.Logger]:

@@ -57,6 +57,9 @@ DELETE = object()
     ("path", "value", "message"),
     [
         (["probe", "lrr"], 0.1, "'probe.lrr': is not allowed"),
+        (["probe", "max_epochs"], DELETE, "'probe.max_epochs': is required"),
+        (["tasks", "phones", "probe", "max_epoch"], 3, "'tasks.phones.probe.max_epoch': is not"),
+        (["tasks", "phones", "probe", "lrs"], [], "'tasks.phones.probe.lrs'"),
         (["colour"], "blue", "'colour': is not allowed"),
         (["models", "ge2e", "famly"], "x", "'models.ge2e.famly': is not allowed"),
         (["probe", "lrs", 0], "fast", "'probe.lrs.0': 'fast' is not of type 'number'"),
@@ -154,7 +157,7 @@ RULE_CASES = {
         ),
         (
             ["datasets", "embedded", "splits", "verification_speakers"],
-            20,
+            55,  # every voice: no closed-set speaker left
             "datasets.embedded.splits.verification_speakers",
         ),
         (
@@ -190,6 +193,8 @@ RULE_CASES = {
     "task_labels": [
         (["tasks", "style", "label"], "emotion", "tasks.style.label"),
         (["datasets", "embedded", "keyword_fraction"], 0.0, "tasks.keyword.label"),
+        (["tasks", "intent", "split"], "fold", "tasks.intent.split"),
+        (["tasks", "speaker_id", "split"], "speaker_split", "tasks.speaker_id.label"),
         (["datasets", "embedded", "keyword_fraction"], 1.0, "tasks.intent.label"),
         (["datasets", "embedded", "trials_per_speaker"], 0, "tasks.asv.dataset"),
     ],

@@ -120,6 +120,7 @@ def corpus_configs(draw) -> dict:
         "keyword_fraction": draw(
             st.sampled_from([0.0, 0.5, 1.0]) | numbers(CORPUS["keyword_fraction"])
         ),
+        "intent_phrasings": draw(numbers(CORPUS["intent_phrasings"], cap=3, integer=True)),
         "voices": draw(st.lists(st.sampled_from(VOICES), min_size=3, max_size=5, unique_by=str)),
         "styles": styles,
         "keywords": draw(

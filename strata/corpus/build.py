@@ -88,7 +88,11 @@ def build_corpus(cfg: Mapping[str, Any], out_dir: Path, threads: int = 1) -> pd.
     out_dir = Path(out_dir)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         jobs = pool.map(lambda job: _render(config, out_dir, job), _jobs(corpus.utterances))
-        rows = [row | {"split": corpus.splits[row["utt_id"]]} for job in jobs for row in job]
+        rendered = [row for job in jobs for row in job]
+    columns = corpus.split_columns()
+    rows = [
+        row | {name: split[row["utt_id"]] for name, split in columns.items()} for row in rendered
+    ]
     meta = {"config": dict(cfg), "code_version": code_version()}
     checksum = write_manifest(pd.DataFrame(rows), out_dir / "manifest.parquet", meta)
     trials = pd.DataFrame(corpus.trials, columns=TRIALS_SCHEMA.names)

@@ -39,6 +39,7 @@ class CorpusConfig:
     sample_rate: int
     utterances_per_speaker: int
     keyword_fraction: float
+    intent_phrasings: int
     voices: tuple[Voice, ...]
     styles: tuple[Style, ...]
     keywords: tuple[str, ...]
@@ -66,6 +67,7 @@ def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
         sample_rate=cfg["sample_rate"],
         utterances_per_speaker=cfg["utterances_per_speaker"],
         keyword_fraction=float(cfg["keyword_fraction"]),
+        intent_phrasings=cfg["intent_phrasings"],
         voices=_voices(cfg["voices"]),
         styles=_styles(cfg["styles"]),
         keywords=tuple(cfg["keywords"]),

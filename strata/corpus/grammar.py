@@ -1,7 +1,9 @@
-"""Texts: single keywords (Speech Commands-like) and a small intent grammar (FSC-like)."""
+"""Texts: single keywords (Speech Commands-like) and a small intent grammar (FSC-like: a fixed
+inventory of command wordings that recur across speakers)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,11 +86,34 @@ def sample_keywords(rng: np.random.Generator, keywords: Sequence[str], size: int
     return [keywords[i] for i in _balanced_draw(rng, len(keywords), size)]
 
 
-def sample_intents(rng: np.random.Generator, size: int) -> list[tuple[str, Intent]]:
-    """``size`` (text, intent) pairs with intents balanced and wording drawn at random."""
-    intents = all_intents()
-    picks = [intents[i] for i in _balanced_draw(rng, len(intents), size)]
-    return [(realise(it, int(rng.integers(1 << 16)), int(rng.integers(2))), it) for it in picks]
+def phrasings(rng: np.random.Generator, per_intent: int) -> list[tuple[str, Intent]]:
+    """The corpus's fixed command inventory: ``per_intent`` distinct wordings of every intent
+    (fewer where the grammar has fewer), as FSC's recurring phrasings."""
+    inventory = []
+    for intent in all_intents():
+        forms = 1 if intent.location == NO_LOCATION else len(NP_WITH_LOCATION)
+        wordings = [(t, f) for t in range(len(TEMPLATES[intent.action])) for f in range(forms)]
+        for i in rng.permutation(len(wordings))[:per_intent]:
+            inventory.append((realise(intent, *wordings[i]), intent))
+    return inventory
+
+
+def sample_intents(
+    rng: np.random.Generator, inventory: Sequence[tuple[str, Intent]], size: int
+) -> list[tuple[str, Intent]]:
+    """``size`` (text, intent) pairs: intents balanced (counts differ by <= 1), each intent's
+    wordings taken in turn, so every wording recurs and the first ``len(inventory)`` picks
+    cover the inventory."""
+    wordings: dict[Intent, list[tuple[str, Intent]]] = {}
+    for text, intent in inventory:
+        wordings.setdefault(intent, []).append((text, intent))
+    intents, turns = list(wordings), Counter()
+    picks = []
+    for i in _balanced_draw(rng, len(intents), size):
+        own = wordings[intents[i]]
+        picks.append(own[turns[i] % len(own)])
+        turns[i] += 1
+    return picks
 
 
 def vocabulary(keywords: Sequence[str] = ()) -> set[str]:

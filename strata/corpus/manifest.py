@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from strata.io import write_parquet
+from strata.io import TRIAL_COLUMNS, write_parquet
 from strata.manifest import manifest_checksum
 
 MANIFEST_SCHEMA = pa.schema(
@@ -31,13 +31,14 @@ MANIFEST_SCHEMA = pa.schema(
         ("num_samples", pa.int64()),
         ("duration", pa.float64()),
         ("split", pa.string()),
+        ("speaker_split", pa.string()),
         ("audio_sha256", pa.string()),
     ]
 )
 MANIFEST_COLUMNS = tuple(MANIFEST_SCHEMA.names)
 
 TRIALS_SCHEMA = pa.schema(
-    [("enrollment", pa.string()), ("test", pa.string()), ("target", pa.bool_())]
+    [(name, pa.bool_() if name == "target" else pa.string()) for name in TRIAL_COLUMNS]
 )
 
 

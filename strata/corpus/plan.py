@@ -20,7 +20,7 @@ import numpy as np
 from strata.config import ConfigError
 from strata.corpus.config import CorpusConfig, Voice, parse_config
 from strata.corpus.engines import check_styles
-from strata.corpus.grammar import sample_intents, sample_keywords, vocabulary
+from strata.corpus.grammar import phrasings, sample_intents, sample_keywords, vocabulary
 from strata.corpus.lexicon import check_words
 
 TextSpec = tuple[str, str | None, str | None]  # text, keyword, intent label
@@ -64,24 +64,26 @@ def speaker_id(voice: Voice) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{voice.engine}_{voice.voice}".lower()).strip("_")
 
 
-def _texts(cfg: CorpusConfig) -> list[list[TextSpec]]:
+def _texts(cfg: CorpusConfig, roles: Mapping[str, str]) -> list[list[TextSpec]]:
     """Per speaker, (text, keyword, intent label) per group: keyword groups, then intent groups.
 
-    Keywords and intents are drawn balanced over the whole corpus (not per speaker), so every
-    class gets as many texts as the corpus size allows.
+    Keywords are drawn balanced over the whole corpus; intents cycle over the fixed inventory
+    of wordings (:func:`grammar.phrasings`), IC-train speakers first, so every wording a dev or
+    test speaker says is said in train too whenever train has that many intent texts (FSC).
     """
     groups = cfg.utterances_per_speaker // len(cfg.styles)
     n_keyword = round(groups * cfg.keyword_fraction)
-    n_voices = len(cfg.voices)
+    n_intent, n_voices = groups - n_keyword, len(cfg.voices)
     keywords = sample_keywords(rng_for(cfg.seed, "keywords"), cfg.keywords, n_keyword * n_voices)
-    intents = sample_intents(rng_for(cfg.seed, "intents"), (groups - n_keyword) * n_voices)
-    per_speaker = []
-    for v in range(n_voices):
-        own_keywords = keywords[v * n_keyword : (v + 1) * n_keyword]
-        own_intents = intents[v * (groups - n_keyword) : (v + 1) * (groups - n_keyword)]
-        per_speaker.append(
-            [(k, k, None) for k in own_keywords] + [(t, None, i.label) for t, i in own_intents]
-        )
+    inventory = phrasings(rng_for(cfg.seed, "phrasings"), cfg.intent_phrasings)
+    intents = sample_intents(rng_for(cfg.seed, "intents"), inventory, n_intent * n_voices)
+    rank = {role: i for i, role in enumerate(ROLES)}
+    by_role = sorted(range(n_voices), key=lambda v: rank[roles[speaker_id(cfg.voices[v])]])
+    per_speaker: list[list[TextSpec]] = [[] for _ in range(n_voices)]
+    for turn, v in enumerate(by_role):
+        own_intents = intents[turn * n_intent : (turn + 1) * n_intent]
+        per_speaker[v] = [(k, k, None) for k in keywords[v * n_keyword : (v + 1) * n_keyword]]
+        per_speaker[v] += [(t, None, i.label) for t, i in own_intents]
     return per_speaker
 
 
@@ -111,16 +113,13 @@ def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list
     return utts
 
 
-def plan_corpus(cfg: CorpusConfig) -> list[Utterance]:
-    texts = _texts(cfg)
+def plan_corpus(cfg: CorpusConfig, roles: Mapping[str, str]) -> list[Utterance]:
+    texts = _texts(cfg, roles)
     utts = [
         u
         for voice, own in zip(cfg.voices, texts, strict=True)
         for u in plan_speaker(cfg, voice, own)
     ]
-    speakers = [speaker_id(v) for v in cfg.voices]
-    if len(set(speakers)) != len(speakers):
-        raise ConfigError("voices", "two voices have the same sanitised speaker id")
     return utts
 
 
@@ -140,27 +139,48 @@ def choose_verification(cfg: CorpusConfig) -> list[str]:
     return sorted(chosen)
 
 
-def _split_sizes(cfg: CorpusConfig, groups: int) -> tuple[int, int]:
+ROLES = ("train", "dev", "test", "verification")  # a speaker's role; the first three: IC split
+
+
+def _split_sizes(cfg: CorpusConfig, n: int, key: str, units: str) -> tuple[int, int]:
+    """Dev and test sizes of ``n`` units at the configured fractions, at least one each."""
+
     def size(fraction: float) -> int:
-        return max(1, round(groups * fraction)) if fraction > 0 else 0
+        return max(1, round(n * fraction)) if fraction > 0 else 0
 
     dev, test = size(cfg.dev_fraction), size(cfg.test_fraction)
-    if groups - dev - test < 1:
-        raise ConfigError(
-            "utterances_per_speaker",
-            f"too small: {groups} texts per speaker cannot fill train, dev and test",
-        )
+    if n - dev - test < 1:
+        raise ConfigError(key, f"too small: {n} {units} cannot fill train, dev and test")
     return dev, test
 
 
+def speaker_roles(cfg: CorpusConfig) -> dict[str, str]:
+    """Speaker -> role: a held-out verification speaker, or a closed-set speaker's split in the
+    manifest's ``speaker_split`` (speaker-disjoint train/dev/test, as FSC splits IC). Too few
+    closed-set speakers to split: all train (a task on speaker_split then fails its check)."""
+    verification = choose_verification(cfg)
+    closed = sorted(speaker_id(v) for v in cfg.voices if speaker_id(v) not in verification)
+    order = [str(s) for s in rng_for(cfg.seed, "speaker_roles").permutation(closed)]
+    try:
+        dev, test = _split_sizes(cfg, len(order), "voices", "closed-set speakers")
+    except ConfigError:
+        dev = test = 0
+    roles = dict.fromkeys(verification, "verification")
+    roles |= dict.fromkeys(order[:dev], "dev") | dict.fromkeys(order[dev : dev + test], "test")
+    return roles | {s: "train" for s in order[dev + test :]}
+
+
 def _interleave_by_kind(utts: Sequence[Utterance], rng: np.random.Generator) -> list[int]:
-    """Shuffled group ids with kinds spread evenly, so every split gets both kinds."""
+    """Shuffled group ids with kinds spread evenly, so every split gets both kinds; which kind
+    leads is drawn per speaker (with one dev and one test text, dev would always get the same
+    kind)."""
     kinds: dict[str, list[int]] = {}
     for u in utts:
         if u.group not in kinds.setdefault(u.kind, []):
             kinds[u.kind].append(u.group)
+    lead = dict(zip(sorted(kinds), rng.permutation(len(kinds)).tolist(), strict=True))
     keyed = [
-        ((i + 0.5) / len(groups), kind, g)
+        ((i + 0.5) / len(groups), lead[kind], g)
         for kind, groups in sorted(kinds.items())
         for i, g in enumerate(rng.permutation(groups))
     ]
@@ -185,26 +205,30 @@ def _held_out_groups(order: list[int], classes: dict[int, tuple | None], left: C
     return chosen + [g for g in order if g not in chosen][: k - len(chosen)]
 
 
-def assign_splits(cfg: CorpusConfig, utts: Sequence[Utterance]) -> dict[str, str]:
-    """utt_id -> split; a text's style renditions share a split so styles cannot leak text.
+def assign_splits(
+    cfg: CorpusConfig, utts: Sequence[Utterance], roles: Mapping[str, str]
+) -> dict[str, str]:
+    """utt_id -> split (the manifest's ``split``): texts split within each closed-set speaker;
+    a text's style renditions share a split so styles cannot leak text.
 
     Every closed-set speaker is in every split (closed-set speaker ID), and whenever the corpus
     has enough texts, every keyword/intent class keeps at least one text in train: a probe
     cannot be scored on a class it never saw.
     """
-    verification = set(choose_verification(cfg))
     by_speaker: dict[str, list[Utterance]] = {}
     for u in utts:
         by_speaker.setdefault(u.speaker, []).append(u)
-    closed = {(u.speaker, u.group): _class_of(u) for u in utts if u.speaker not in verification}
+    closed = {
+        (u.speaker, u.group): _class_of(u) for u in utts if roles[u.speaker] != "verification"
+    }
     left = Counter(key for key in closed.values() if key is not None)
     splits: dict[str, str] = {}
     for speaker, own in by_speaker.items():
-        if speaker in verification:
+        if roles[speaker] == "verification":
             splits.update((u.utt_id, "verification") for u in own)
             continue
         order = _interleave_by_kind(own, rng_for(cfg.seed, "splits", speaker))
-        dev, test = _split_sizes(cfg, len(order))
+        dev, test = _split_sizes(cfg, len(order), "utterances_per_speaker", "texts per speaker")
         classes = {g: closed[(speaker, g)] for g in order}
         held = _held_out_groups(order, classes, left, dev + test)
         split_of = {g: "dev" for g in held[:dev]} | {g: "test" for g in held[dev:]}
@@ -251,16 +275,24 @@ class CorpusPlan:
 
     config: CorpusConfig
     utterances: list[Utterance]
-    splits: dict[str, str]
+    splits: dict[str, str]  # utt_id -> split: texts split within each closed-set speaker
+    roles: dict[str, str]  # speaker -> speaker_split: speaker-disjoint train/dev/test
     trials: list[Trial]
 
-    def labels(self) -> dict[str, list[tuple[str, Any]]]:
-        """Per label column, (split, value) of every utterance, as the manifest will hold them.
-        ``phones`` stands in as the words (pronounced at build time; every word is in cmudict)."""
+    def split_columns(self) -> dict[str, dict[str, str]]:
+        """The manifest's split columns: utt_id -> split in each."""
+        by_speaker = {u.utt_id: self.roles[u.speaker] for u in self.utterances}
+        return {"split": self.splits, "speaker_split": by_speaker}
+
+    def labels(self, split: str = "split") -> dict[str, list[tuple[str, Any]]]:
+        """Per label column, (split, value) of every utterance, as the manifest will hold them,
+        split by the ``split`` column. ``phones`` stands in as the words (pronounced at build
+        time; every word is in cmudict)."""
+        splits = self.split_columns()[split]
         columns: dict[str, list[tuple[str, Any]]] = {}
         for u in self.utterances:
             for column, value in {**u.labels(), "phones": u.words}.items():
-                columns.setdefault(column, []).append((self.splits[u.utt_id], value))
+                columns.setdefault(column, []).append((splits[u.utt_id], value))
         return columns
 
 
@@ -271,9 +303,13 @@ def plan(config: CorpusConfig) -> CorpusPlan:
     except ValueError as err:
         raise ConfigError("keywords", str(err)) from None
     check_styles(config)
-    utts = plan_corpus(config)
-    splits = assign_splits(config, utts)
-    return CorpusPlan(config, utts, splits, make_trials(config, utts, splits))
+    speakers = [speaker_id(v) for v in config.voices]
+    if len(set(speakers)) != len(speakers):
+        raise ConfigError("voices", "two voices have the same sanitised speaker id")
+    roles = speaker_roles(config)
+    utts = plan_corpus(config, roles)
+    splits = assign_splits(config, utts, roles)
+    return CorpusPlan(config, utts, splits, roles, make_trials(config, utts, splits))
 
 
 def plan_from_config(cfg: Mapping[str, Any]) -> CorpusPlan:

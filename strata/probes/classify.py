@@ -6,21 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from strata.probes.linear import best_lr, logits, train_linear_probe
 from strata.probes.metrics import ProbeOutcome, accuracy, bootstrap
-from strata.probes.tasks import SPLITS, classification_data
+from strata.probes.tasks import SPLITS, Columns, classification_data
 
 
 def fit_classification(
-    x: np.ndarray, ids: list[str], manifest: pd.DataFrame, task: dict[str, Any], probe: dict
+    x: np.ndarray, ids: list[str], manifest: Columns, task: dict[str, Any], probe: dict
 ) -> ProbeOutcome:
     data = classification_data(manifest, ids, x, task)
     fits = {lr: train_linear_probe(data, probe, lr) for lr in probe["lrs"]}
     lr = best_lr({lr: fit.accuracy["dev"] for lr, fit in fits.items()}, higher_is_better=True)
     result = fits[lr]
-    correct = logits(result.state, data.x["test"]).argmax(1).numpy() == data.y["test"]
+    correct = logits(result.state, data.x["test"]).argmax(1) == data.y["test"]
     test = bootstrap(
         accuracy(correct), len(correct), probe["bootstrap"], probe["confidence"], probe["seed"]
     )

@@ -3,13 +3,15 @@ weighted sum of a model's frame-level layers), trained per learning rate with ea
 dev phone error rate (greedy decoding), scored on test with a bootstrap interval over
 utterances. PER = edits / reference phones (torchaudio's edit distance).
 
-Frames are held in memory: fine for the embedded corpus and small sets; LibriSpeech-scale
-training would need the frame shards streamed by row group.
+A layer's frames stay one flat (frames, dim) tensor, read once; a batch is gathered from it by
+index (no per-utterance copies). They are held in memory: fine for the embedded corpus and
+small sets; LibriSpeech-scale training would need the frame shards streamed by row group.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,28 +22,67 @@ from torch import nn
 from strata.features.shards import read_shard, shard_path
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate
-from strata.probes.tasks import SPLITS
+from strata.probes.tasks import SPLITS, split_column_of
 
 BLANK = 0
+DECODE_BATCH = 256
 
 
-def read_frames(path) -> tuple[list[str], list[np.ndarray]]:
-    """A frame shard as utterance ids and one (frames, dim) array each, in shard order."""
+@dataclass
+class Frames:
+    """One layer's frames: a flat (frames, dim) tensor and each utterance's start and length."""
+
+    flat: torch.Tensor
+    starts: np.ndarray
+    lengths: np.ndarray
+    mean: np.ndarray | None = None  # set by standardise
+    std: np.ndarray | None = None
+
+    def batch(self, rows: np.ndarray) -> torch.Tensor:
+        """(len(rows), longest, dim), zero past each utterance's end."""
+        lengths = torch.from_numpy(self.lengths[rows])
+        steps = torch.arange(int(lengths.max()))
+        index = torch.from_numpy(self.starts[rows])[:, None] + steps
+        inside = steps < lengths[:, None]
+        x = self.flat[index.clamp(max=len(self.flat) - 1)]
+        return x * inside[..., None]
+
+    def standardise(self, rows: np.ndarray) -> None:
+        """In place, by the statistics of ``rows`` (train): once, not on every batch."""
+        self.mean, self.std = self.stats(rows)
+        self.flat.sub_(torch.from_numpy(self.mean.astype(np.float32)))
+        self.flat.div_(torch.from_numpy(self.std.astype(np.float32)))
+
+    def stats(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std over every frame of ``rows`` (float64 sums, dead units stay finite)."""
+        picked = torch.cat(
+            [
+                self.flat[s : s + n]
+                for s, n in zip(self.starts[rows], self.lengths[rows], strict=True)
+            ]
+        )
+        x = picked.double()
+        return x.mean(0).numpy(), x.std(0, correction=0).numpy() + 1e-6
+
+
+def read_frames(path) -> tuple[list[str], Frames]:
+    """A frame shard as utterance ids (shard order) and their :class:`Frames`."""
     ids, x = read_shard(path)
     starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
-    bounds = [*starts, len(ids)]
-    return [ids[i] for i in starts], [x[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    lengths = np.diff([*starts, len(ids)])
+    frames = Frames(torch.from_numpy(x), np.asarray(starts, np.int64), lengths.astype(np.int64))
+    return [ids[i] for i in starts], frames
 
 
-def _splits(manifest: pd.DataFrame, ids: list[str], label: str) -> dict[str, list[int]]:
+def _splits(manifest: pd.DataFrame, ids: list[str], label: str, split: str):
     """Per split, positions (in ``ids``) of utterances with a non-empty phone sequence."""
     by_id = manifest.set_index("utt_id")
-    pairs = list(zip(by_id["split"].reindex(ids), by_id[label].reindex(ids), strict=True))
+    pairs = list(zip(by_id[split].reindex(ids), by_id[label].reindex(ids), strict=True))
     found = {s: [i for i, (sp, p) in enumerate(pairs) if sp == s and _phones(p)] for s in SPLITS}
     for name, rows in found.items():
         if not rows:
             raise ValueError(f"label {label!r}: no phone sequences in split {name!r}")
-    return found
+    return {s: np.asarray(rows, np.int64) for s, rows in found.items()}
 
 
 def _phones(value: Any) -> list[str]:
@@ -59,78 +100,110 @@ def greedy(log_probs: torch.Tensor, length: int, vocab: list[str]) -> list[str]:
     return out
 
 
+class FrameWeightedSum(nn.Module):
+    """Σ_l softmax(w)_l · A_l x_l over frames already standardised by (μ_l, σ_l), each x_l
+    (batch, frames, D_l): the torch twin of :class:`strata.probes.nets.WeightedSum` (CTC needs
+    autograd). μ_l and σ_l are buffers so the checkpoint can standardise new frames."""
+
+    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], width: int | None):
+        super().__init__()
+        for i, (mean, std) in enumerate(stats):
+            self.register_buffer(f"mean_{i}", torch.from_numpy(mean.astype(np.float32)))
+            self.register_buffer(f"std_{i}", torch.from_numpy(std.astype(np.float32)))
+        self.single = width is None  # one layer passed through as it is
+        self.projections = nn.ModuleList(
+            nn.Identity() if self.single else nn.Linear(len(mean), width) for mean, _ in stats
+        )
+        self.logits = nn.Parameter(torch.zeros(len(stats)), requires_grad=not self.single)
+
+    def forward(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        if self.single:
+            return layers[0]
+        weights = self.logits.softmax(0)
+        total = 0
+        for i, (x, projection) in enumerate(zip(layers, self.projections, strict=True)):
+            total = total + weights[i] * projection(x)
+        return total
+
+    def usage(self) -> dict[str, list[float]]:
+        weights = self.logits.softmax(0).detach().double()
+        norms = torch.stack([p.weight.detach().norm() for p in self.projections]).double()
+        usage = weights * norms
+        return {
+            "weights": weights.tolist(),
+            "projection_norms": norms.tolist(),
+            "usage": (usage / usage.sum()).tolist(),
+        }
+
+
+def length_batches(
+    lengths: np.ndarray, rows: np.ndarray, size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """``rows`` in batches of similar length (little padding), ties and batch order shuffled."""
+    order = rows[np.lexsort((rng.random(len(rows)), lengths[rows]))]
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 class CTCProbe(nn.Module):
     """Frames of one layer (standardised) or of several (their weighted sum, ``width``) →
     linear → log-softmax over phones + blank."""
 
-    def __init__(self, train: list[list[np.ndarray]], vocab: list[str], width: int | None):
+    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], width):
         super().__init__()
-        from strata.probes.weighted import WeightedSum
-
-        stats = [(np.concatenate(f).mean(0), np.concatenate(f).std(0) + 1e-6) for f in train]
         self.vocab = vocab
-        if width is None:
-            self.front = WeightedSum(stats, stats[0][0].shape[0])
-            self.front.projections = nn.ModuleList([nn.Identity()])  # a plain linear head
-            self.front.logits.requires_grad_(False)
-        else:
-            self.front = WeightedSum(stats, width)
+        self.front = FrameWeightedSum(stats, width)  # width None: one layer, a plain head
         self.head = nn.Linear(width or stats[0][0].shape[0], len(vocab) + 1)
 
-    def forward(self, layers: list[list[np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = torch.tensor([len(f) for f in layers[0]])
-        padded = []
-        for frames in layers:
-            x = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])
-            for row, f in enumerate(frames):
-                x[row, : len(f)] = torch.from_numpy(np.asarray(f, np.float32))
-            padded.append(x)
-        return self.head(self.front(padded)).log_softmax(-1), lengths
+    def forward(self, layers: list[Frames], rows: np.ndarray) -> torch.Tensor:
+        return self.head(self.front([f.batch(rows) for f in layers])).log_softmax(-1)
 
-    def decode(self, layers: list[list[np.ndarray]]) -> list[list[str]]:
-        out = []
+    def decode(self, layers: list[Frames], rows: np.ndarray) -> list[list[str]]:
+        """Greedy transcripts of ``rows``, in that order (decoded in length order)."""
+        order = np.argsort(layers[0].lengths[rows], kind="stable")
+        out: list[list[str]] = [[] for _ in rows]
         with torch.no_grad():
-            for start in range(0, len(layers[0]), 64):
-                lp, lengths = self([f[start : start + 64] for f in layers])
-                out += [greedy(p, int(n), self.vocab) for p, n in zip(lp, lengths, strict=True)]
+            for start in range(0, len(rows), DECODE_BATCH):
+                picked = order[start : start + DECODE_BATCH]
+                log_probs = self(layers, rows[picked])
+                lengths = layers[0].lengths[rows[picked]]
+                for i, lp, n in zip(picked, log_probs, lengths, strict=True):
+                    out[i] = greedy(lp, int(n), self.vocab)
         return out
 
 
-def _take(layers: list[list[np.ndarray]], rows) -> list[list[np.ndarray]]:
-    return [[frames[i] for i in rows] for frames in layers]
+def train_ctc(layers: list[Frames], phones, rows, vocab, probe: dict, lr: float, width):
+    """Train one head at ``lr`` on standardised frames; keep the epoch with the lowest dev PER.
+    AdamW is :class:`strata.probes.nets.AdamW` on the tensors (torch.optim would import
+    torch._dynamo: seconds per job)."""
+    from strata.probes.nets import AdamW
 
-
-def train_ctc(layers, phones, rows, vocab, probe: dict, lr: float, width: int | None):
-    """Train one head at ``lr``; keep the epoch with the lowest dev PER."""
     torch.manual_seed(probe["seed"])
-    model = CTCProbe(_take(layers, rows["train"]), vocab, width)
+    rng = np.random.default_rng(probe["seed"])
+    model = CTCProbe([(f.mean, f.std) for f in layers], vocab, width)
     index = {p: i + 1 for i, p in enumerate(vocab)}
-    gen = torch.Generator().manual_seed(probe["seed"])
+    targets = {i: torch.tensor([index[p] for p in phones[i]]) for i in rows["train"]}
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=probe["weight_decay"])
+    opt = AdamW({str(i): p.data for i, p in enumerate(params)}, lr, probe["weight_decay"])
     loss_fn = nn.CTCLoss(blank=BLANK, zero_infinity=True)
-    dev, train = rows["dev"], np.asarray(rows["train"])
-
-    def dev_per() -> float:
-        counts = edit_counts(model.decode(_take(layers, dev)), [phones[i] for i in dev])
-        return error_rate(counts)(np.arange(len(dev)))
+    dev, lengths = rows["dev"], layers[0].lengths
+    dev_phones = [phones[i] for i in dev]
 
     best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
     for epoch in range(1, probe["max_epochs"] + 1):
-        for batch in torch.randperm(len(train), generator=gen).split(probe["batch_size"]):
-            picked = train[batch.numpy()]
-            log_probs, lengths = model(_take(layers, picked))
-            targets = [torch.tensor([index[p] for p in phones[i]]) for i in picked]
-            opt.zero_grad()
+        for picked in length_batches(lengths, rows["train"], probe["batch_size"], rng):
+            wanted = [targets[i] for i in picked]
             loss = loss_fn(
-                log_probs.transpose(0, 1),
-                torch.cat(targets),
-                lengths,
-                torch.tensor([len(t) for t in targets]),
+                model(layers, picked).transpose(0, 1),
+                torch.cat(wanted),
+                torch.from_numpy(lengths[picked]),
+                torch.tensor([len(t) for t in wanted]),
             )
+            for p in params:
+                p.grad = None
             loss.backward()
-            opt.step()
-        per = dev_per()
+            opt.step({str(i): p.grad for i, p in enumerate(params)})
+        per = error_rate(edit_counts(model.decode(layers, dev), dev_phones))(np.arange(len(dev)))
         if per < best:
             best, best_epoch, best_state = per, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= probe["patience"]:
@@ -139,18 +212,18 @@ def train_ctc(layers, phones, rows, vocab, probe: dict, lr: float, width: int | 
     return model, best, best_epoch, epoch
 
 
-def _fit(layers, ids, manifest, task, probe, width) -> tuple[ProbeOutcome, CTCProbe]:
+def _fit(layers: list[Frames], ids, manifest, task, probe, width) -> tuple[ProbeOutcome, CTCProbe]:
     label = task.get("label", "phones")
     phones = [_phones(p) for p in manifest.set_index("utt_id")[label].reindex(ids)]
-    rows = _splits(manifest, ids, label)
+    rows = _splits(manifest, ids, label, split_column_of(task))
     vocab = sorted({p for i in rows["train"] for p in phones[i]})
+    for frames in layers:
+        frames.standardise(rows["train"])
     fits = {lr: train_ctc(layers, phones, rows, vocab, probe, lr, width) for lr in probe["lrs"]}
     lr = best_lr({lr: fit[1] for lr, fit in fits.items()}, higher_is_better=False)
     model, _, best_epoch, epochs_run = fits[lr]
     counts = {
-        split: edit_counts(
-            model.decode(_take(layers, rows[split])), [phones[i] for i in rows[split]]
-        )
+        split: edit_counts(model.decode(layers, rows[split]), [phones[i] for i in rows[split]])
         for split in SPLITS
     }
     estimate = bootstrap(
@@ -190,13 +263,15 @@ def fit_phonemes(frames_path, manifest: pd.DataFrame, task: dict[str, Any], prob
 
 def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutcome:
     """The weighted sum of ``layers`` (all frame-level, one frame rate) under a CTC head."""
-    ids, all_frames, counts = None, [], []
+    ids, all_frames = None, []
     for layer in layers:
         path = shard_path(features, layer, "frame")
         layer_ids, frames = read_frames(path)
-        if ids is not None and (layer_ids != ids or [len(f) for f in frames] != counts):
+        if ids is not None and (
+            layer_ids != ids or not np.array_equal(frames.lengths, all_frames[0].lengths)
+        ):
             raise ValueError(f"{path}: frames do not line up with {layers[0]!r}")
-        ids, counts = layer_ids, [len(f) for f in frames]
+        ids = layer_ids
         all_frames.append(frames)
     _in_manifest_order(features, ids, manifest)
     outcome, model = _fit(all_frames, ids, manifest, task, probe, probe["projection_width"])

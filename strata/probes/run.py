@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import torch
-
 from strata.features.shards import read_shard_metadata, read_utterance_vectors, shard_path
-from strata.io import atomic_path, read_json, write_json
+from strata.io import (
+    MANIFEST,
+    TRIAL_COLUMNS,
+    TRIALS,
+    atomic_path,
+    read_columns,
+    read_json,
+    write_json,
+)
+from strata.probes.checkpoint import write_probe
 from strata.probes.kinds import TASK_KINDS
 from strata.probes.metrics import ProbeOutcome
+from strata.probes.tasks import Columns
 from strata.provenance import provenance
+from strata.workflow import STARTUP, seconds_since_start
 
 SUMMARY_COLUMNS = [
     "model", "layer", "layer_index", "num_layers", "task", "kind", "metric",
@@ -24,8 +33,8 @@ SUMMARY_COLUMNS = [
 def fit(
     features: Path,
     layer: str,
-    manifest: pd.DataFrame,
-    trials: pd.DataFrame | None,
+    manifest: Columns,
+    trials: Columns | None,
     task: dict[str, Any],
     probe: dict[str, Any],
 ) -> tuple[ProbeOutcome, dict[str, Any]]:
@@ -85,8 +94,8 @@ def metrics_record(outcome: ProbeOutcome, meta: dict, task_name: str, task: dict
 def run_probe(
     features: Path,
     layer: str,
-    manifest: pd.DataFrame,
-    trials: pd.DataFrame | None,
+    manifest: Columns,
+    trials: Columns | None,
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
@@ -96,10 +105,7 @@ def run_probe(
     """Train a probe on one layer; write the checkpoint and metrics JSON atomically."""
     outcome, meta = fit(features, layer, manifest, trials, task, probe)
     metrics = metrics_record(outcome, meta, task_name, task, probe)
-    with atomic_path(checkpoint_path) as tmp:
-        # The checkpoint carries the same provenance as its metrics (plain types: loads with
-        # weights_only=True).
-        torch.save({**outcome.state, "provenance": metrics["provenance"]}, tmp)
+    write_probe(checkpoint_path, outcome.state, metrics["provenance"])
     write_json(metrics_path, metrics)
     return metrics
 
@@ -110,8 +116,8 @@ WEIGHTED = "weighted_sum"
 def run_weighted(
     features: Path,
     layers: list[str],
-    manifest: pd.DataFrame,
-    trials: pd.DataFrame | None,
+    manifest: Columns,
+    trials: Columns | None,
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
@@ -128,14 +134,15 @@ def run_weighted(
     )
     meta = {**meta, "layer": WEIGHTED, "layer_index": meta["num_layers"]}
     metrics = metrics_record(outcome, meta, task_name, task, probe)
-    with atomic_path(checkpoint_path) as tmp:
-        torch.save({**outcome.state, "provenance": metrics["provenance"]}, tmp)
+    write_probe(checkpoint_path, outcome.state, metrics["provenance"])
     write_json(metrics_path, metrics)
     return metrics
 
 
-def summarise(metric_files: list[Path], parquet: Path, csv: Path) -> pd.DataFrame:
+def summarise(metric_files: list[Path], parquet: Path, csv: Path):
     """One row per metrics file, in the given (model, layer) order, as Parquet and CSV."""
+    import pandas as pd
+
     table = pd.DataFrame([read_json(path) for path in metric_files])[SUMMARY_COLUMNS]
     with atomic_path(parquet) as tmp:
         table.to_parquet(tmp, index=False)
@@ -144,18 +151,32 @@ def summarise(metric_files: list[Path], parquet: Path, csv: Path) -> pd.DataFram
     return table
 
 
+def read_task_inputs(data: Path, frames: bool) -> tuple[Columns, Columns | None]:
+    """The dataset's manifest and trials (None without a trial list): as a DataFrame for the
+    CTC probes, which import torch anyway; as plain columns for the rest (no pandas import)."""
+    trials_path = data / TRIALS
+    trials = read_columns(trials_path, TRIAL_COLUMNS) if trials_path.is_file() else None
+    if frames:
+        from strata.manifest import read_dataset
+
+        return read_dataset(data)[0], trials
+    return read_columns(data / MANIFEST, ("utt_id", "split")), trials
+
+
 def run_job(smk: Any, weighted: bool = False) -> dict[str, Any]:
     """A probe rule's body: the ``snakemake`` object's inputs, params and outputs in, the metrics
     out (the weighted sum over ``params.layers``, or the ``layer`` wildcard alone)."""
-    from strata.corpus.manifest import read_trials
-    from strata.manifest import read_dataset
+    frames = TASK_KINDS[smk.params.task["kind"]].frames
+    if frames:  # CTC runs in torch; the rest in numpy
+        import torch
 
-    torch.set_num_threads(smk.threads)
-    trials = Path(smk.input.data) / "trials.parquet"
+        torch.set_num_threads(smk.threads)
+    logging.getLogger(__name__).info(STARTUP, seconds_since_start())
+    manifest, trials = read_task_inputs(Path(smk.input.data), frames)
     common = {
         "features": Path(smk.input.features),
-        "manifest": read_dataset(smk.input.data)[0],
-        "trials": read_trials(trials) if trials.is_file() else None,
+        "manifest": manifest,
+        "trials": trials,
         "task_name": smk.wildcards.task,
         "task": smk.params.task,
         "probe": smk.params.probe,

@@ -6,13 +6,29 @@ A task config names its ``kind`` (:data:`strata.probes.kinds.TASK_KINDS`) and th
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from strata.probes.kinds import SPLITS, TASK_KINDS
+
+# A manifest or trial table as columns of values. A pandas DataFrame is one; probe jobs read
+# Parquet into plain lists, as importing pandas would cost them half a second each.
+Columns = Mapping[str, Sequence[Any]]
+
+
+def split_column_of(task: Mapping[str, Any]) -> str:
+    """The manifest column holding the task's train/dev/test (``split`` unless it names one,
+    e.g. the embedded corpus's speaker-disjoint ``speaker_split`` for intents, as FSC)."""
+    return task.get("split", "split")
+
+
+def present(value: Any) -> bool:
+    """Not a missing cell (None, or NaN as pandas reads a missing label)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 @dataclass
@@ -26,27 +42,31 @@ class ClassificationData:
 
 
 def classification_data(
-    manifest: pd.DataFrame, utt_ids: list[str], features: np.ndarray, task: dict[str, Any]
+    manifest: Columns, utt_ids: list[str], features: np.ndarray, task: dict[str, Any]
 ) -> ClassificationData:
-    """Join features to manifest labels and split them.
+    """Join features (row i: ``utt_ids[i]``, the manifest's order) to manifest labels and split
+    them.
 
     Utterances without the label (e.g. intent for keyword utterances) are outside the task;
     a dev/test class never seen in training is an error, not something to drop.
     """
-    label = task["label"]
-    if label not in manifest.columns:
-        raise KeyError(f"task label column {label!r} not in manifest")
+    label, split_column = task["label"], split_column_of(task)
+    for column in (label, split_column):
+        if column not in manifest:
+            raise KeyError(f"task column {column!r} not in manifest")
     if list(manifest["utt_id"]) != list(utt_ids):
         raise ValueError("feature shard and manifest disagree on utterance ids or their order")
-    used = manifest[manifest[label].notna() & manifest["split"].isin(SPLITS)]
-    TASK_KINDS["classification"].check_labels(zip(used["split"], used[label], strict=True), task)
-    classes = sorted(used.loc[used["split"] == "train", label].unique())
+    values, splits = list(manifest[label]), list(manifest[split_column])
+    used = [
+        i for i, (s, v) in enumerate(zip(splits, values, strict=True)) if s in SPLITS and present(v)
+    ]
+    TASK_KINDS["classification"].check_labels(((splits[i], values[i]) for i in used), task)
+    classes = sorted({values[i] for i in used if splits[i] == "train"})
     index = {c: i for i, c in enumerate(classes)}
     data = ClassificationData({}, {}, {}, [str(c) for c in classes])
     for split in SPLITS:
-        rows = used[used["split"] == split]
-        positions = rows.index.to_numpy()
-        data.x[split] = features[manifest.index.get_indexer(positions)]
-        data.y[split] = rows[label].map(index).to_numpy(dtype=np.int64)
-        data.ids[split] = rows["utt_id"].tolist()
+        rows = np.array([i for i in used if splits[i] == split], dtype=np.int64)
+        data.x[split] = features[rows]
+        data.y[split] = np.array([index[values[i]] for i in rows], dtype=np.int64)
+        data.ids[split] = [utt_ids[i] for i in rows]
     return data

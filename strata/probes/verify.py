@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from strata.probes.linear import best_lr, project, train_linear_probe
 from strata.probes.metrics import ProbeOutcome, bootstrap, eer, eer_and_min_dcf
-from strata.probes.tasks import classification_data
+from strata.probes.tasks import Columns, classification_data, split_column_of
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -21,48 +20,59 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1)
 
 
-def trial_rows(trials: pd.DataFrame, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def trial_rows(trials: Columns, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of each trial's two utterances; a trial naming an absent one is an error."""
     index = {u: i for i, u in enumerate(ids)}
-    absent = sorted(set(trials["enrollment"]).union(trials["test"]) - set(index))
+    enrolment, test = list(trials["enrollment"]), list(trials["test"])
+    absent = sorted(set(enrolment).union(test) - set(index))
     if absent:
         raise ValueError(f"trials name utterances without features: {absent[:5]}")
-    return trials["enrollment"].map(index).to_numpy(), trials["test"].map(index).to_numpy()
+    return np.array([index[u] for u in enrolment]), np.array([index[u] for u in test])
 
 
-def _without_trial_speakers(manifest: pd.DataFrame, trials: pd.DataFrame, label: str):
+def without_trial_speakers(
+    manifest: Columns, trials: Columns, label: str, split: str = "split"
+) -> dict[str, list]:
     """The manifest with every utterance of a speaker who occurs in a trial taken out of the
-    splits (VoxCeleb1's identification splits include the verification speakers)."""
+    ``split`` column's splits (VoxCeleb1's identification splits include the verification
+    speakers)."""
     in_trials = set(trials["enrollment"]) | set(trials["test"])
-    speakers = set(manifest.loc[manifest["utt_id"].isin(in_trials), label])
-    held = manifest[label].isin(speakers)
-    return manifest.assign(split=manifest["split"].where(~held, "verification"))
+    labels = list(manifest[label])
+    speakers = {s for u, s in zip(manifest["utt_id"], labels, strict=True) if u in in_trials}
+    held = [
+        "verification" if s in speakers else old
+        for old, s in zip(manifest[split], labels, strict=True)
+    ]
+    return {column: list(manifest[column]) for column in manifest} | {split: held}
 
 
 def fit_verification(
     x: np.ndarray,
     ids: list[str],
-    manifest: pd.DataFrame,
-    trials: pd.DataFrame,
+    manifest: Columns,
+    trials: Columns,
     task: dict[str, Any],
     probe: dict,
 ) -> ProbeOutcome:
     enrol, test = trial_rows(trials, ids)
     lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
     if task.get("scoring", "cosine") == "projection":
-        label = task.get("label", "speaker")
+        label, split = task.get("label", "speaker"), split_column_of(task)
         data = classification_data(
-            _without_trial_speakers(manifest, trials, label), ids, x, {"label": label}
+            without_trial_speakers(manifest, trials, label, split),
+            ids,
+            x,
+            {"label": label, "split": split},
         )
         width = min(probe["projection_width"], x.shape[1])
         fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
         dev_by_lr = {str(k): fit.accuracy["dev"] for k, fit in fits.items()}
         lr = best_lr({k: fit.accuracy["dev"] for k, fit in fits.items()}, higher_is_better=True)
         state = fits[lr].state
-        embedded = project(state, x).numpy().astype(np.float64)
+        embedded = project(state, x).astype(np.float64)
         extra = {"projection_width": width, "speaker_dev_accuracy": fits[lr].accuracy["dev"]}
     scores = cosine(embedded[enrol], embedded[test])
-    target = trials["target"].to_numpy(bool)
+    target = np.asarray(trials["target"], dtype=bool)
     value, min_dcf = eer_and_min_dcf(scores, target)
     estimate = bootstrap(
         eer(scores, target), len(scores), probe["bootstrap"], probe["confidence"], probe["seed"]

@@ -16,6 +16,7 @@ TINY_CFG = {
     "sample_rate": 16000,
     "utterances_per_speaker": 12,  # 3 texts x 4 styles: one text each for train/dev/test
     "keyword_fraction": 0.5,
+    "intent_phrasings": 2,
     "voices": [
         {"engine": "espeak", "voice": "en-us+m1"},
         {"engine": "espeak", "voice": "en-gb-scotland+f2"},
