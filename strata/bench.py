@@ -187,7 +187,8 @@ def stamp() -> str:
 
 def merge_sections(old: str, new: list[str]) -> str:
     """``old`` Markdown with its ``## `` sections replaced by same-titled ones in ``new`` (the
-    rest kept: sections measured elsewhere, e.g. on a GPU machine); new titles appended."""
+    rest kept: sections measured elsewhere, e.g. on a GPU machine); a new title goes after
+    the section before it in ``new``."""
 
     def split(lines: list[str]) -> dict[str, list[str]]:
         sections: dict[str, list[str]] = {}
@@ -200,10 +201,22 @@ def merge_sections(old: str, new: list[str]) -> str:
 
     kept, fresh = split(old.splitlines()), split(new)
     fresh.pop("", None)
-    merged = {"": ["# Benchmarks", "", "Written by `make bench` (`python -m strata.bench`).", ""]}
-    merged |= {title: fresh.get(title, lines) for title, lines in kept.items() if title}
-    merged |= {title: lines for title, lines in fresh.items() if title not in merged}
-    return "\n".join(line for lines in merged.values() for line in lines) + "\n"
+    titles = [title for title in kept if title]
+    previous = None
+    for title in fresh:
+        if title not in titles:
+            titles.insert(titles.index(previous) + 1 if previous else len(titles), title)
+        previous = title
+    header = ["# Benchmarks", "", "Written by `make bench` (`python -m strata.bench`).", ""]
+    body = [(fresh.get(t) or kept[t]) for t in titles]
+    lines = header + [line for section in body for line in [*_trimmed(section), ""]]
+    return "\n".join(lines)
+
+
+def _trimmed(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

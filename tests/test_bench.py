@@ -1,6 +1,6 @@
 import pandas as pd
 
-from strata.bench import summarise_benchmarks
+from strata.bench import merge_sections, probe_overhead, summarise_benchmarks
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -21,3 +21,33 @@ def test_summarise_benchmarks_groups_jobs_by_rule(tmp_path):
     assert (probe["jobs"], probe["total_s"], probe["mean_s"], probe["max_s"]) == (2, 6.0, 3.0, 4.0)
     assert probe["peak_rss_mb"] == 300
     assert isinstance(table, pd.DataFrame)
+
+
+def write_job(root, rule, name, seconds, ready=None):
+    bench = root / "benchmarks" / rule / f"{name}.tsv"
+    bench.parent.mkdir(parents=True, exist_ok=True)
+    bench.write_text(HEADER + f"{seconds}\t0:00:01\t100\t0\t0\t0\t0\t0\t0\t0\n")
+    log = root / "logs" / rule / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(
+        f"08:00:00,000 strata.probes.run: ready {ready:.3f} s after the process started\n"
+    )
+
+
+def test_probe_overhead_sums_logged_fixed_cost_against_benchmarked_wall_time(tmp_path):
+    write_job(tmp_path, "train_probe", "m/d/sid/layer_00", 2.0, ready=1.0)
+    write_job(tmp_path, "train_probe", "m/d/sid/layer_01", 3.0, ready=0.5)
+    write_job(tmp_path, "train_probe", "m/d/pr/layer_00", 30.0, ready=3.0)
+    write_job(tmp_path, "train_weighted_probe", "m/d/pr", 60.0, ready=2.5)
+    table = probe_overhead(tmp_path)
+    assert table.loc["sid", ["jobs", "wall_s", "fixed_s"]].tolist() == [2, 5.0, 1.5]
+    assert table.loc["pr", ["jobs", "wall_s", "fixed_s"]].tolist() == [2, 90.0, 5.5]
+    total = table.loc["all probe jobs"]
+    assert total["fixed_share"] == round(7.0 / 95.0, 3)
+
+
+def test_merge_sections_replaces_same_titled_sections_and_keeps_the_rest():
+    old = "# Benchmarks\n\nintro\n\n## A\n\nold a\n\n## GPU\n\nkept\n"
+    merged = merge_sections(old, ["## A", "", "new a", "", "## B", "", "new b", ""])
+    assert "old a" not in merged and "new a" in merged and "kept" in merged
+    assert merged.index("## A") < merged.index("## B") < merged.index("## GPU")  # B follows A
