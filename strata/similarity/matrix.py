@@ -47,15 +47,21 @@ def check_same_ids(ids_a: list[str], ids_b: list[str], where: str) -> None:
 def similarity_matrix(
     layers_a: dict[str, np.ndarray], layers_b: dict[str, np.ndarray], measure: str
 ) -> pd.DataFrame:
-    """Rows: layers of A, columns: layers of B; each layer's Gram matrix is computed once."""
+    """Rows: layers of A, columns: layers of B; each layer is prepared once (its Gram matrix,
+    or its feature-space statistics, whichever form is cheaper here), then every pair reuses
+    it."""
     m = get_measure(measure)
-    prepared_b = {name: m.prepare(x, name) for name, x in layers_b.items()}
+    n = len(next(iter(layers_a.values())))
+    space = m.space_for(
+        n, [x.shape[1] for x in layers_a.values()], [x.shape[1] for x in layers_b.values()]
+    )
+    prepared_b = {name: m.prepare(x, name, space) for name, x in layers_b.items()}
     values = np.empty((len(layers_a), len(layers_b)))
     for i, (name_a, x) in enumerate(layers_a.items()):
-        # Reuse B's state when A is the same array (self-pairs), avoiding a second Gram.
-        k = prepared_b[name_a] if layers_a is layers_b else m.prepare(x, name_a)
-        for j, k2 in enumerate(prepared_b.values()):
-            values[i, j] = np.vdot(k, k2)
+        # Reuse B's state when A is the same array (self-pairs): no second preparation.
+        a = prepared_b[name_a] if layers_a is layers_b else m.prepare(x, name_a, space)
+        for j, b in enumerate(prepared_b.values()):
+            values[i, j] = m.pair(a, b)
     return pd.DataFrame(values, index=list(layers_a), columns=list(layers_b))
 
 

@@ -75,3 +75,44 @@ def test_run_similarity_refuses_different_utterance_order(tmp_path):
     with pytest.raises(ValueError, match="not on identical utterances"):
         run_similarity(dir_a, dir_b, ["l0"], ["l0"], "linear_cka", tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("measure", ["linear_cka", "linear_cka_debiased"])
+@pytest.mark.parametrize("n", [8, 60])  # fewer and more samples than dimensions
+def test_gram_and_feature_space_forms_agree(measure, n):
+    """The two exact forms of one measure: n × n Gram matrices, and d × d feature space that
+    never forms anything n × n; the matrix picks by shape, each must give the same values."""
+    from strata.similarity.measures import get_measure
+
+    m = get_measure(measure)
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 12)) + 5.0  # off-centre: both forms must centre
+    y = np.tanh(x @ rng.normal(size=(12, 9))) + 0.5 * rng.normal(size=(n, 9))
+    by_space = {
+        space: m.pair(m.prepare(x, "x", space), m.prepare(y, "y", space))
+        for space in ("gram", "features")
+    }
+    assert by_space["features"] == pytest.approx(by_space["gram"], rel=1e-9, abs=1e-12)
+    same = m.prepare(x, "x", "features")
+    assert m.pair(same, same) == pytest.approx(1.0, rel=1e-12)
+    # One pair: Gram costs n²(d_a + d_b + 1), feature space n·d_a·d_b.
+    assert m.space_for(n, [12], [9]) == ("gram" if n * (12 + 9 + 1) <= 12 * 9 else "features")
+    assert m.space_for(8, [12], [9], gram_bytes=8 * 8 * 8 - 1) == "features"  # no room
+
+
+def test_the_cheaper_form_is_chosen_for_a_whole_matrix():
+    from strata.similarity.measures import get_measure
+
+    m = get_measure("linear_cka")
+    # 25 × 25 layers of width 768 at n = 4,096: Gram 5.6e11 vs feature space 1.5e12 flops.
+    assert m.space_for(4096, [768] * 25, [768] * 25, gram_bytes=4e9) == "gram"
+    # The same at n = 20,000 would hold 80 GB of Gram matrices: feature space instead.
+    assert m.space_for(20_000, [768] * 25, [768] * 25, gram_bytes=4e9) == "features"
+    assert m.space_for(100_000, [96], [96]) == "features"  # few dims, many samples
+
+
+def test_a_constant_layer_is_named():
+    from strata.similarity.measures import get_measure
+
+    with pytest.raises(ValueError, match="undefined for layer_07"):
+        get_measure("linear_cka").prepare(np.ones((20, 3)), "layer_07", "features")
