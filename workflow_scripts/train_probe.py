@@ -6,13 +6,5 @@ from strata.probes.run import run_job
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
-    m = run_job(smk)
-    log.info(
-        "test %s = %.4f [%.4f, %.4f], lr %s",
-        m["metric"],
-        m["test"],
-        m["ci_low"],
-        m["ci_high"],
-        m["lr"],
-    )
+with rule_logging(smk):
+    run_job(smk)  # logs the test score with its interval

@@ -8,8 +8,18 @@ from typing import Any
 import numpy as np
 
 from strata.probes.linear import best_lr, logits, train_linear_probe
-from strata.probes.metrics import ProbeOutcome, accuracy, bootstrap
+from strata.probes.metrics import Estimate, ProbeOutcome, accuracy, bootstrap
 from strata.probes.tasks import SPLITS, Columns, classification_data
+
+
+def test_accuracy(predicted: np.ndarray, y: np.ndarray, probe: dict) -> tuple[Estimate, float]:
+    """Test accuracy with its bootstrap interval over utterances, and chance: the best constant
+    guess on test, what a probe that learned nothing can score."""
+    correct = predicted == y
+    test = bootstrap(
+        accuracy(correct), len(correct), probe["bootstrap"], probe["confidence"], probe["seed"]
+    )
+    return test, float(np.bincount(y).max() / len(y))
 
 
 def fit_classification(
@@ -19,15 +29,12 @@ def fit_classification(
     fits = {lr: train_linear_probe(data, probe, lr) for lr in probe["lrs"]}
     lr = best_lr({lr: fit.accuracy["dev"] for lr, fit in fits.items()}, higher_is_better=True)
     result = fits[lr]
-    correct = logits(result.state, data.x["test"]).argmax(1) == data.y["test"]
-    test = bootstrap(
-        accuracy(correct), len(correct), probe["bootstrap"], probe["confidence"], probe["seed"]
-    )
+    predicted = logits(result.state, data.x["test"]).argmax(1)
+    test, chance = test_accuracy(predicted, data.y["test"], probe)
     return ProbeOutcome(
         metric="accuracy",
         test=test,
-        # The best constant guess on test: what a probe that learned nothing can score.
-        chance=float(np.bincount(data.y["test"]).max() / len(data.y["test"])),
+        chance=chance,
         higher_is_better=True,
         scores=dict(result.accuracy),
         lr=lr,

@@ -104,6 +104,19 @@ def run_probe(
 ) -> dict[str, Any]:
     """Train a probe on one layer; write the checkpoint and metrics JSON atomically."""
     outcome, meta = fit(features, layer, manifest, trials, task, probe)
+    return write_outputs(outcome, meta, task_name, task, probe, metrics_path, checkpoint_path)
+
+
+def write_outputs(
+    outcome: ProbeOutcome,
+    meta: dict,
+    task_name: str,
+    task: dict[str, Any],
+    probe: dict[str, Any],
+    metrics_path: Path,
+    checkpoint_path: Path,
+) -> dict[str, Any]:
+    """The checkpoint (with the metrics' provenance) and the metrics JSON; returns the metrics."""
     metrics = metrics_record(outcome, meta, task_name, task, probe)
     write_probe(checkpoint_path, outcome.state, metrics["provenance"])
     write_json(metrics_path, metrics)
@@ -133,10 +146,7 @@ def run_weighted(
         shard_path(features, layers[0], "frame" if kind.frames else "utterance")
     )
     meta = {**meta, "layer": WEIGHTED, "layer_index": meta["num_layers"]}
-    metrics = metrics_record(outcome, meta, task_name, task, probe)
-    write_probe(checkpoint_path, outcome.state, metrics["provenance"])
-    write_json(metrics_path, metrics)
-    return metrics
+    return write_outputs(outcome, meta, task_name, task, probe, metrics_path, checkpoint_path)
 
 
 def summarise(metric_files: list[Path], parquet: Path, csv: Path):
@@ -184,5 +194,15 @@ def run_job(smk: Any, weighted: bool = False) -> dict[str, Any]:
         "checkpoint_path": Path(smk.output.checkpoint),
     }
     if weighted:
-        return run_weighted(layers=list(smk.params.layers), **common)
-    return run_probe(layer=smk.wildcards.layer, **common)
+        m = run_weighted(layers=list(smk.params.layers), **common)
+    else:
+        m = run_probe(layer=smk.wildcards.layer, **common)
+    logging.getLogger(__name__).info(
+        "test %s = %.4f [%.4f, %.4f], lr %s",
+        m["metric"],
+        m["test"],
+        m["ci_low"],
+        m["ci_high"],
+        m["lr"],
+    )
+    return m

@@ -46,6 +46,14 @@ def without_trial_speakers(
     return {column: list(manifest[column]) for column in manifest} | {split: held}
 
 
+def training_speakers(manifest: Columns, trials: Columns, task: dict[str, Any], ids, x):
+    """:func:`classification_data`'s arguments for a projection trained to tell the speakers
+    apart: the manifest without the trial speakers, and the task's label and split columns."""
+    label, split = task.get("label", "speaker"), split_column_of(task)
+    held_out = without_trial_speakers(manifest, trials, label, split)
+    return held_out, ids, x, {"label": label, "split": split}
+
+
 def fit_verification(
     x: np.ndarray,
     ids: list[str],
@@ -54,16 +62,9 @@ def fit_verification(
     task: dict[str, Any],
     probe: dict,
 ) -> ProbeOutcome:
-    enrol, test = trial_rows(trials, ids)
     lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
     if task.get("scoring", "cosine") == "projection":
-        label, split = task.get("label", "speaker"), split_column_of(task)
-        data = classification_data(
-            without_trial_speakers(manifest, trials, label, split),
-            ids,
-            x,
-            {"label": label, "split": split},
-        )
+        data = classification_data(*training_speakers(manifest, trials, task, ids, x))
         width = min(probe["projection_width"], x.shape[1])
         fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
         dev_by_lr = {str(k): fit.accuracy["dev"] for k, fit in fits.items()}
@@ -71,6 +72,23 @@ def fit_verification(
         state = fits[lr].state
         embedded = project(state, x).astype(np.float64)
         extra = {"projection_width": width, "speaker_dev_accuracy": fits[lr].accuracy["dev"]}
+    extra = {"scoring": task.get("scoring", "cosine"), **extra}
+    return trial_outcome(embedded, ids, trials, probe, lr, dev_by_lr, extra, state)
+
+
+def trial_outcome(
+    embedded: np.ndarray,
+    ids: list[str],
+    trials: Columns,
+    probe: dict,
+    lr: float | None,
+    dev_by_lr: dict[str, float],
+    extra: dict[str, Any],
+    state: dict[str, Any],
+) -> ProbeOutcome:
+    """Trials scored by the cosine of ``embedded`` rows (one per id): EER with its bootstrap
+    interval over trials, and minDCF."""
+    enrol, test = trial_rows(trials, ids)
     scores = cosine(embedded[enrol], embedded[test])
     target = np.asarray(trials["target"], dtype=bool)
     value, min_dcf = eer_and_min_dcf(scores, target)
@@ -87,6 +105,6 @@ def fit_verification(
         lr=lr,
         dev_by_lr=dev_by_lr,
         n={"trials": len(scores), "target": int(target.sum())},
-        extra={"min_dcf": min_dcf, "scoring": task.get("scoring", "cosine"), **extra},
+        extra={"min_dcf": min_dcf, **extra},
         state=state,
     )

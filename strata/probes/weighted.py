@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from strata.features.shards import read_utterance_vectors, shard_path
+from strata.features.shards import read_layers
+from strata.probes.classify import test_accuracy
 from strata.probes.kinds import TASK_KINDS
 from strata.probes.linear import best_lr
-from strata.probes.metrics import ProbeOutcome, accuracy, bootstrap, eer, eer_and_min_dcf
+from strata.probes.metrics import ProbeOutcome
 from strata.probes.nets import WeightedSum, train
-from strata.probes.tasks import SPLITS, Columns, classification_data, split_column_of
+from strata.probes.tasks import SPLITS, Columns, classification_data
 
 
 def _standardise(arrays: list[np.ndarray], train_rows: np.ndarray):
@@ -28,24 +29,6 @@ def _standardise(arrays: list[np.ndarray], train_rows: np.ndarray):
     stats = [(x[train_rows].mean(0), x[train_rows].std(0) + 1e-6) for x in arrays]
     scaled = [((x - m) / s).astype(np.float32) for x, (m, s) in zip(arrays, stats, strict=True)]
     return scaled, stats
-
-
-def _pooled(features, layers: list[str]) -> tuple[list[str], list[np.ndarray]]:
-    arrays, ids = [], None
-    for layer in layers:
-        layer_ids, x = read_utterance_vectors(shard_path(features, layer))
-        if ids is not None and layer_ids != ids:
-            raise ValueError(f"{features}: layer {layer!r} holds other utterances")
-        ids = layer_ids
-        arrays.append(x)
-    return ids, arrays
-
-
-def _verification_manifest(manifest, trials, task):
-    from strata.probes.verify import without_trial_speakers
-
-    label = task.get("label", "speaker")
-    return without_trial_speakers(manifest, trials, label, split_column_of(task))
 
 
 def fit_weighted(
@@ -61,13 +44,17 @@ def fit_weighted(
         from strata.probes.phonemes import fit_weighted_phonemes
 
         return fit_weighted_phonemes(features, layers, manifest, task, probe)
-    ids, arrays = _pooled(features, layers)
+    ids, by_layer = read_layers(features, layers)
+    arrays = list(by_layer.values())
     verification = kind.name == "verification"
-    labelled = _verification_manifest(manifest, trials, task) if verification else manifest
-    label = task.get("label", "speaker")
     # Row numbers stand in for the features: every layer is split by the same rows.
-    labels = {"label": label, "split": split_column_of(task)}
-    data = classification_data(labelled, ids, np.arange(len(ids)), labels)
+    rows = np.arange(len(ids))
+    if verification:
+        from strata.probes.verify import training_speakers
+
+        data = classification_data(*training_speakers(manifest, trials, task, ids, rows))
+    else:
+        data = classification_data(manifest, ids, rows, task)
     scaled, stats = _standardise(arrays, data.x["train"])
     xs = {s: [x[data.x[s]] for x in scaled] for s in SPLITS}
     dims, width = [x.shape[1] for x in arrays], probe["projection_width"]
@@ -84,25 +71,14 @@ def fit_weighted(
     state = dict(net.params) | {"lr": lr, "layers": layers, "classes": data.classes}
     state |= {f"mean_{i}": m.astype(np.float32) for i, (m, _) in enumerate(stats)}
     state |= {f"std_{i}": s.astype(np.float32) for i, (_, s) in enumerate(stats)}
-    seed, resamples, confidence = probe["seed"], probe["bootstrap"], probe["confidence"]
     if verification:
-        from strata.probes.verify import cosine, trial_rows
+        from strata.probes.verify import trial_outcome
 
-        enrol, test = trial_rows(trials, ids)
         summed = net.embed(scaled).astype(np.float64)
-        scores = cosine(summed[enrol], summed[test])
-        target = np.asarray(trials["target"], dtype=bool)
-        value, min_dcf = eer_and_min_dcf(scores, target)
-        estimate = bootstrap(eer(scores, target), len(target), resamples, confidence, seed)
-        nan = float("nan")
-        extra |= {"min_dcf": min_dcf, "speaker_dev_accuracy": result.accuracy["dev"]}
-        return ProbeOutcome(
-            "eer", estimate, 0.5, False, {"train": nan, "dev": nan, "test": value}, lr,
-            dev_by_lr, {"trials": len(target)}, extra, state,
-        )  # fmt: skip
-    correct = net.forward(xs["test"]).argmax(1) == data.y["test"]
-    estimate = bootstrap(accuracy(correct), len(correct), resamples, confidence, seed)
-    chance = float(np.bincount(data.y["test"]).max() / len(data.y["test"]))
+        extra["speaker_dev_accuracy"] = result.accuracy["dev"]
+        return trial_outcome(summed, ids, trials, probe, lr, dev_by_lr, extra, state)
+    predicted = net.forward(xs["test"]).argmax(1)
+    estimate, chance = test_accuracy(predicted, data.y["test"], probe)
     n = {s: len(data.y[s]) for s in SPLITS}
     return ProbeOutcome(
         "accuracy", estimate, chance, True, result.accuracy, lr, dev_by_lr, n, extra, state

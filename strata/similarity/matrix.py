@@ -11,37 +11,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from strata.features.shards import read_utterance_vectors
 from strata.io import read_parquet_metadata, write_parquet
 from strata.similarity.measures import get_measure
 
 
 def ids_digest(utt_ids: list[str]) -> str:
     return hashlib.sha256("\n".join(utt_ids).encode()).hexdigest()
-
-
-def load_layers(feature_dir: Path, layers: list[str]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Utterance-level vectors of ``layers`` (frame-level shards are mean-pooled); all layers
-    must hold the same ids in the same order."""
-    arrays: dict[str, np.ndarray] = {}
-    ids: list[str] | None = None
-    for layer in layers:
-        path = Path(feature_dir) / f"{layer}.parquet"
-        layer_ids, arrays[layer] = read_utterance_vectors(path)
-        if ids is None:
-            ids = layer_ids
-        else:
-            check_same_ids(ids, layer_ids, f"{path} vs {feature_dir}/{layers[0]}.parquet")
-    return ids or [], arrays
-
-
-def check_same_ids(ids_a: list[str], ids_b: list[str], where: str) -> None:
-    """Fail unless both sides hold exactly the same utterance ids in the same order."""
-    if ids_a == ids_b:
-        return
-    missing = sorted(set(ids_a) ^ set(ids_b))[:5]
-    detail = f"ids differ, e.g. {missing}" if missing else "same ids in a different order"
-    raise ValueError(f"{where}: representations are not on identical utterances ({detail})")
 
 
 def similarity_matrix(

@@ -6,24 +6,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata.features.shards import read_shard_metadata
+from strata.features.shards import check_same_ids, read_layers, read_shard_metadata
 from strata.provenance import provenance
-from strata.similarity.matrix import (
-    check_same_ids,
-    ids_digest,
-    load_layers,
-    similarity_matrix,
-    write_similarity,
-)
+from strata.similarity.matrix import ids_digest, similarity_matrix, write_similarity
 
 
 def run_similarity(
     dir_a: Path, dir_b: Path, layers_a: list[str], layers_b: list[str], measure: str, out: Path
 ) -> pd.DataFrame:
     """Compute and write the matrix; returns it with its metadata in ``attrs``."""
-    ids_a, arrays_a = load_layers(dir_a, layers_a)
+    ids_a, arrays_a = read_layers(dir_a, layers_a)
     same_model = Path(dir_a).resolve() == Path(dir_b).resolve()
-    ids_b, arrays_b = (ids_a, arrays_a) if same_model else load_layers(dir_b, layers_b)
+    ids_b, arrays_b = (ids_a, arrays_a) if same_model else read_layers(dir_b, layers_b)
     check_same_ids(ids_a, ids_b, f"{dir_a} vs {dir_b}")
     matrix = similarity_matrix(arrays_a, arrays_b, measure)
     meta_a = read_shard_metadata(Path(dir_a) / f"{layers_a[0]}.parquet")
