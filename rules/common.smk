@@ -2,6 +2,7 @@
 from itertools import combinations_with_replacement
 
 from strata.models import layer_specs
+from strata.models.twins import SUFFIX, with_twins
 from strata.probes.kinds import TASK_KINDS
 
 
@@ -13,13 +14,22 @@ wildcard_constraints:
     task="[A-Za-z][A-Za-z0-9_]*",
     layer="(?!weighted/)[A-Za-z0-9_]+",  # not the weighted-sum probe's folder
     measure="[a-z_]+",
+    level="utterance|frame",
 
 
-MODEL_SPECS = {name: layer_specs(m) for name, m in config["models"].items()}
+# The configured models, each random twin right after its model.
+MODELS = with_twins(config["models"])
+MODEL_SPECS = {name: layer_specs(m) for name, m in MODELS.items()}
 
 
 def layers_of(model):
     return [spec.name for spec in MODEL_SPECS[model]]
+
+
+def layers_at(model, level):
+    """Every layer (utterance level, pooled), or only frame-level layers (frame level)."""
+    specs = MODEL_SPECS[model]
+    return [s.name for s in specs if level == "utterance" or s.frame_rate is not None]
 
 
 def probe_layers_of(model, task):
@@ -31,11 +41,18 @@ def probe_layers_of(model, task):
 
 
 def model_pairs():
-    """Unordered model pairs, self-pairs included, in config order."""
+    """Unordered model pairs, self-pairs included, in config order; with a list of pairs,
+    each pair's control (its models replaced by their random twins) follows it."""
     pairs = config["similarity"]["pairs"]
     if pairs == "all":
-        return list(combinations_with_replacement(config["models"], 2))
-    return [tuple(pair) for pair in pairs]
+        return list(combinations_with_replacement(MODELS, 2))
+    controlled = [p for a, b in pairs for p in [(a, b), (twin_of(a), twin_of(b))]]
+    return list(dict.fromkeys(controlled))
+
+
+def twin_of(model):
+    """A model's random twin where it has one, else the model itself."""
+    return model + SUFFIX if model + SUFFIX in MODELS else model
 
 
 def dataset_slice(wildcards):
@@ -49,7 +66,7 @@ def user_manifest_of(wildcards):
 
 
 def model_slice(wildcards):
-    return config["models"][wildcards.model]
+    return MODELS[wildcards.model]
 
 
 def task_slice(wildcards):
@@ -67,7 +84,7 @@ def probe_metrics_of_task(wildcards):
     """Every (model, layer) metrics file of one task, each model's weighted sum after it."""
     return [
         f"results/probes/{model}/{wildcards.dataset}/{wildcards.task}/{layer}/metrics.json"
-        for model in config["models"]
+        for model in MODELS
         for layer in [*probe_layers_of(model, wildcards.task), "weighted"]
     ]
 
@@ -84,18 +101,26 @@ def weighted_probes():
     return [
         f"results/probes/{model}/{spec['dataset']}/{task}/weighted/metrics.json"
         for task, spec in config["tasks"].items()
-        for model in config["models"]
+        for model in MODELS
     ]
 
 
-def similarity_matrices():
-    dataset = config["similarity"]["dataset"]
+def similarity_tables():
+    """Every (pair, level, measure) table; the frame level only for pairs with frame layers."""
+    similarity = config["similarity"]
     return [
-        f"results/similarity/{a}/{b}/{dataset}/{measure}.parquet"
+        f"results/similarity/{a}/{b}/{similarity['dataset']}/{level}/{measure}.parquet"
         for a, b in model_pairs()
-        for measure in config["similarity"]["measures"]
+        for level in similarity["levels"]
+        if layers_at(a, level) and layers_at(b, level)
+        for measure in similarity["measures"]
     ]
+
+
+def frames_slice(wildcards):
+    """Frame sampling matters to frame-level jobs only."""
+    return config["similarity"]["frames"] if wildcards.level == "frame" else {}
 
 
 def model_cards():
-    return [f"results/models/{model}" for model in config["models"]]
+    return [f"results/models/{model}" for model in MODELS]

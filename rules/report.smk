@@ -2,7 +2,7 @@ rule report:
     input:
         probe_tables=list(probe_summaries().values()),
         weighted=weighted_probes(),
-        similarity=similarity_matrices(),
+        similarity=similarity_tables(),
         models=model_cards(),
         data=f"results/data/{config['similarity']['dataset']}",
     output:

@@ -3,19 +3,21 @@ rule layer_similarity:
         a="results/features/{model_a}/{dataset}",
         b="results/features/{model_b}/{dataset}",
     output:
-        "results/similarity/{model_a}/{model_b}/{dataset}/{measure}.parquet",
+        "results/similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.parquet",
     log:
-        "logs/layer_similarity/{model_a}/{model_b}/{dataset}/{measure}.log",
+        "logs/layer_similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.log",
     benchmark:
-        "benchmarks/layer_similarity/{model_a}/{model_b}/{dataset}/{measure}.tsv"
+        "benchmarks/layer_similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.tsv"
     conda:
         "../envs/similarity.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
     params:
-        layers_a=lambda wildcards: layers_of(wildcards.model_a),
-        layers_b=lambda wildcards: layers_of(wildcards.model_b),
+        layers_a=lambda wildcards: layers_at(wildcards.model_a, wildcards.level),
+        layers_b=lambda wildcards: layers_at(wildcards.model_b, wildcards.level),
+        controls=config["similarity"]["controls"],
+        frames=frames_slice,
     script:
         "../workflow_scripts/layer_similarity.py"

@@ -108,11 +108,18 @@ def dataset_references(config: Mapping[str, Any]) -> None:
 
 
 def model_references(config: Mapping[str, Any]) -> None:
-    """Similarity pairs name models that exist."""
+    """Similarity pairs name models that exist (random twins included); a twin's name is
+    free."""
+    from strata.models.twins import SUFFIX, with_twins
+
+    for name, model in config["models"].items():
+        if "random_twin" in model and name + SUFFIX in config["models"]:
+            raise ConfigError(f"models.{name}.random_twin", f"{name + SUFFIX!r} is taken")
+    models = with_twins(config["models"])
     pairs = config["similarity"]["pairs"]
     for i, pair in enumerate([] if pairs == "all" else pairs):
         for model in pair:
-            if model not in config["models"]:
+            if model not in models:
                 raise ConfigError(f"similarity.pairs.{i}", f"unknown model {model!r}")
 
 
@@ -182,15 +189,20 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
         raise ConfigError("label", f"not a label of {dataset['kind']}: {list(recipe.labels)}")
 
 
-def frame_tasks_need_frames(config: Mapping[str, Any]) -> None:
-    """A task that reads every frame (phoneme recognition) needs frame-level extraction."""
+def frame_readers_need_frames(config: Mapping[str, Any]) -> None:
+    """A task that reads every frame (phoneme recognition) and frame-level similarity need
+    frame-level extraction."""
     from strata.probes.kinds import TASK_KINDS
 
+    if config["features"]["level"] == "frame":
+        return
     for name, task in config["tasks"].items():
-        if TASK_KINDS[task["kind"]].frames and config["features"]["level"] != "frame":
+        if TASK_KINDS[task["kind"]].frames:
             raise ConfigError(
                 "features.level", f"must be 'frame': task {name!r} ({task['kind']}) reads frames"
             )
+    if "frame" in config["similarity"]["levels"]:
+        raise ConfigError("features.level", "must be 'frame': similarity.levels has frame")
 
 
 def _check_manifest_column(path: str, label: str, key: str = "label") -> None:
@@ -216,7 +228,7 @@ CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (
     model_architectures,
     embedded_corpora,
     task_labels,
-    frame_tasks_need_frames,
+    frame_readers_need_frames,
 )
 
 

@@ -70,7 +70,10 @@ DELETE = object()
         (["datasets", "embedded", "trials_per_speaker"], 7, "trials_per_speaker"),
         (["datasets", "embedded", "keywords"], ["Yes"], "keywords.0"),
         (["models", "wavlm_random", "seed"], DELETE, "'models.wavlm_random.seed': is required"),
-        (["models", "ge2e", "init"], "random", "'models.ge2e.init'"),
+        (["models", "ge2e", "init"], "random", "'models.ge2e.random_twin': is not allowed"),
+        (["models", "wavlm_random", "random_twin"], {"seed": 1}, "wavlm_random.random_twin"),
+        (["similarity", "levels"], ["pooled"], "'similarity.levels.0'"),
+        (["similarity", "controls", "confidence"], 1.0, "'similarity.controls.confidence'"),
         (["models", "ge2e", "seed"], 3, "'models.ge2e.seed': is not allowed here"),
         (["models", "ecapa_random", "arch"], "wavlm", "'models.ecapa_random.arch'"),
         (["models", "ecapa_random", "config", "chanels"], [8], "config.chanels': is not allowed"),
@@ -111,7 +114,15 @@ RULE_CASES = {
         (["tasks", "keyword", "dataset"], "librispeech", "tasks.keyword.dataset"),
         (["similarity", "dataset"], "voxceleb", "similarity.dataset"),
     ],
-    "model_references": [(["similarity", "pairs"], [["ge2e", "whisper"]], "similarity.pairs.0")],
+    "model_references": [
+        (["similarity", "pairs"], [["ge2e", "whisper"]], "similarity.pairs.0"),
+        (["similarity", "pairs"], [["wavlm_random_twin", "ge2e"]], "similarity.pairs.0"),
+        (
+            ["models", "ge2e_twin"],
+            {"family": "resemblyzer", "init": "pretrained"},
+            "models.ge2e.random_twin",
+        ),
+    ],
     "model_architectures": [
         (
             ["models", "wavlm_random", "config", "num_attention_heads"],
@@ -187,7 +198,7 @@ RULE_CASES = {
             "datasets.embedded.voices",
         ),
     ],
-    "frame_tasks_need_frames": [
+    "frame_readers_need_frames": [
         (["features", "level"], "utterance", "features.level"),
     ],
     "task_labels": [
@@ -300,3 +311,13 @@ def test_validation_imports_nothing_heavy():
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_frame_level_similarity_needs_frame_shards(config):
+    tasks = config["tasks"]
+    config["tasks"] = {k: v for k, v in tasks.items() if v["kind"] != "phoneme_recognition"}
+    config["features"]["level"] = "utterance"
+    with pytest.raises(ConfigError, match="'features.level'.*similarity.levels has frame"):
+        validate_config(config)
+    config["similarity"]["levels"] = ["utterance"]
+    validate_config(config)

@@ -23,7 +23,7 @@ DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 def one_model_one_task() -> dict:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    config["models"] = {"ge2e": config["models"]["ge2e"]}
+    config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}  # no twin
     config["tasks"] = {"speaker_id": config["tasks"]["speaker_id"]}
     config["similarity"]["measures"] = ["linear_cka"]
     return config
@@ -71,7 +71,7 @@ def test_configfile_is_the_whole_study(where, tmp_path):
         "train_probe": len(layer_specs(DEFAULT["models"]["ge2e"])),
         "train_weighted_probe": 1,
         "summarise_probes": 1,
-        "layer_similarity": 1,
+        "layer_similarity": 2,  # utterance and frame level
         "report": 1,
         "all": 1,
     }
@@ -80,7 +80,23 @@ def test_configfile_is_the_whole_study(where, tmp_path):
 @pytest.mark.parametrize("where", ["checkout", "elsewhere"])
 def test_without_a_configfile_the_default_study_runs(where, tmp_path):
     out = dry_run(ROOT if where == "checkout" else tmp_path)
-    assert models_and_tasks(out) == (set(DEFAULT["models"]), set(DEFAULT["tasks"]))
+    twins = {name + "_twin" for name, m in DEFAULT["models"].items() if "random_twin" in m}
+    assert twins  # the default study shows a random-init control
+    assert models_and_tasks(out) == (set(DEFAULT["models"]) | twins, set(DEFAULT["tasks"]))
+
+
+def test_a_random_twin_is_one_line_and_its_control_pair_follows_each_listed_pair(tmp_path):
+    config = one_model_one_task()
+    config["models"]["ge2e"]["random_twin"] = {"seed": 3}
+    config["models"]["wavlm"] = DEFAULT["models"]["wavlm_random"]
+    config["similarity"]["pairs"] = [["wavlm", "ge2e"]]
+    config["similarity"]["levels"] = ["utterance"]
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = dry_run(tmp_path, "--configfile", str(path))
+    sims = re.findall(r"results/similarity/(\w+)/(\w+)/embedded/utterance/linear_cka", out)
+    assert sorted(set(sims)) == [("wavlm", "ge2e"), ("wavlm", "ge2e_twin")]
+    assert job_counts(out)["prepare_model"] == 3  # wavlm, ge2e, ge2e_twin
 
 
 def test_later_configfiles_merge_into_earlier_ones(tmp_path):

@@ -9,12 +9,15 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    matrix = run_similarity(
+    table = run_similarity(
         dir_a=Path(smk.input.a),
         dir_b=Path(smk.input.b),
-        layers_a=smk.params.layers_a,
-        layers_b=smk.params.layers_b,
+        layers=(smk.params.layers_a, smk.params.layers_b),
         measure=smk.wildcards.measure,
+        level=smk.wildcards.level,
         out=Path(smk.output[0]),
+        controls=dict(smk.params.controls),
+        frames=dict(smk.params.frames),
     )
-    log.info("n=%d\n%s", matrix.attrs["n"], matrix.round(3).to_string())
+    matrix = table.pivot(index="layer_a", columns="layer_b", values="value")
+    log.info("n=%d\n%s", table.attrs["n"], matrix.round(3).to_string())

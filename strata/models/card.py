@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from strata.io import atomic_dir, read_json, write_json
+from strata.models import twins
 from strata.models.base import Encoder
 from strata.models.registry import get_family
 from strata.provenance import provenance, sha256_file, sha256_files
@@ -15,23 +16,30 @@ CARD = "card.json"
 
 
 def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    """Materialise ``cfg`` under ``out_dir`` (atomically) and write its card."""
+    """Materialise ``cfg`` under ``out_dir`` (atomically) and write its card; a random twin
+    (``twin_seed``) also draws and saves its weights."""
     family = get_family(cfg["family"])
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        checkpoint = Path(family.materialise(cfg, tmp))
+        checkpoint = Path(family.materialise(twins.original(cfg), tmp))
         # Checkpoints written inside the model dir are recorded relative to it, so the
         # directory can move (and the temp dir be renamed) without breaking the card.
         inside = checkpoint.resolve().is_relative_to(tmp.resolve())
         source = os.path.relpath(checkpoint, tmp) if inside else str(checkpoint.resolve())
+        weight_files = family.weight_files(checkpoint)
+        if "twin_seed" in cfg:
+            encoder = family.load(twins.original(cfg), checkpoint)
+            twins.save_twin(encoder, cfg["twin_seed"], tmp / twins.WEIGHTS)
+            weight_files = [tmp / twins.WEIGHTS]
         card = {
             "model": name,
             "family": cfg["family"],
-            "init": cfg["init"],
+            "init": "random_twin" if "twin_seed" in cfg else cfg["init"],
             "source": source,
-            "weights_sha256": weights_digest(family.weight_files(checkpoint)),
+            "weights_sha256": weights_digest(weight_files),
             "layers": [
-                {"name": s.name, "frame_rate": s.frame_rate} for s in family.layer_specs(cfg)
+                {"name": s.name, "frame_rate": s.frame_rate}
+                for s in family.layer_specs(twins.original(cfg))
             ],
             "provenance": provenance(cfg),
         }
@@ -55,7 +63,9 @@ def load_model(model_dir: Path, cfg: dict[str, Any]) -> tuple[Encoder, dict[str,
     """Load the encoder a card describes; its layers must be the ones the DAG was built with."""
     card = read_card(model_dir)
     checkpoint = Path(model_dir) / card["source"]  # an absolute source stays absolute
-    encoder = get_family(card["family"]).load(cfg, checkpoint)
+    encoder = get_family(card["family"]).load(twins.original(cfg), checkpoint)
+    if card["init"] == "random_twin":
+        twins.load_twin(encoder, Path(model_dir) / twins.WEIGHTS)
     expected = [layer["name"] for layer in card["layers"]]
     actual = [spec.name for spec in encoder.layers]
     if actual != expected:

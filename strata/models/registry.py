@@ -29,4 +29,6 @@ def get_family(name: str) -> ModelFamily:
 
 def layer_specs(model_cfg: dict[str, Any]) -> list[LayerSpec]:
     """Ordered layers of a configured model (cheap; used to build the DAG)."""
-    return get_family(model_cfg["family"]).layer_specs(model_cfg)
+    from strata.models.twins import original
+
+    return get_family(model_cfg["family"]).layer_specs(original(model_cfg))

@@ -14,11 +14,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
-from strata.report.figures import probe_curve, similarity_heatmap, usage_bars
-from strata.similarity import read_similarity
+from strata.models.twins import SUFFIX as TWIN
+from strata.report.figures import cross_model_lines, probe_curve, similarity_panels, usage_bars
+from strata.similarity import read_similarity_table
 
-SUMMARY = ["model", "task", "metric", "best layer", "chosen on", "test", "95% CI",
-           "weighted sum", "weighted 95% CI", "chance"]  # fmt: skip
+SUMMARY = [
+    "model",
+    "task",
+    "metric",
+    "best layer",
+    "chosen on",
+    "test",
+    "95% CI",
+    "weighted sum",
+    "weighted 95% CI",
+    "chance",
+]
 
 
 def _ci(row: pd.Series) -> str:
@@ -75,6 +86,40 @@ def _save(fig: Figure, path: Path, provenance: str) -> str:
     return base64.b64encode(data).decode()
 
 
+def _twin(model: str, models: set[str]) -> str:
+    return model + TWIN if model + TWIN in models else model
+
+
+def similarity_figures(files: list[Path], figure_dir: Path, source: str):
+    """Per (level, measure, pair): the pair's heatmap, its random-twin control beside it and
+    the interval widths; per cross-model pair, each layer of A against every layer of B (the
+    first configured measure only)."""
+    tables = [read_similarity_table(path) for path in files]
+    by_key = {
+        (t.attrs["level"], t.attrs["measure"], t.attrs["model_a"], t.attrs["model_b"]): t
+        for t in tables
+    }
+    models = {k[2] for k in by_key} | {k[3] for k in by_key}
+    first_measure = tables[0].attrs["measure"] if tables else None
+    heatmaps, crosses = [], []
+    for (level, measure, a, b), table in by_key.items():
+        n = table.attrs["n"]
+        title = f"{measure}, {level} level: {a} × {b} (n={n})"
+        control = by_key.get((level, measure, _twin(a, models), _twin(b, models)))
+        shown = [table] + ([control] if control is not None and control is not table else [])
+        titles = [f"{a} × {b}"] + [
+            f"control: {c.attrs['model_a']} × {c.attrs['model_b']}" for c in shown[1:]
+        ]
+        stem = f"{level}_{measure}_{a}__{b}"
+        png = _save(similarity_panels(shown, titles), figure_dir / f"{stem}.png", source)
+        heatmaps.append({"title": title, "png": png, "controls": titles[1:]})
+        if a != b and measure == first_measure:
+            path = figure_dir / f"{stem}_lines.png"
+            png = _save(cross_model_lines(table, title), path, source)
+            crosses.append({"title": title, "png": png})
+    return heatmaps, crosses
+
+
 def build_report(
     probe_tables: dict[str, Path],
     weighted_files: list[Path],
@@ -107,14 +152,7 @@ def build_report(
                     "png": _save(usage_bars(usage[task], task), path, source),
                 }
             )
-    heatmaps = []
-    for path in similarity_files:
-        matrix = read_similarity(path)
-        a, b, measure = matrix.attrs["model_a"], matrix.attrs["model_b"], matrix.attrs["measure"]
-        title = f"{measure}: {a} × {b} (n={matrix.attrs['n']})"
-        path = figure_dir / f"{measure}_{a}__{b}.png"
-        png = _save(similarity_heatmap(matrix, title), path, source)
-        heatmaps.append({"title": title, "png": png})
+    heatmaps, crosses = similarity_figures(similarity_files, figure_dir, source)
     best = best_layers(tables)
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("strata.report", "templates"), autoescape=True
@@ -122,6 +160,7 @@ def build_report(
     page = template.render(
         probes=probes,
         heatmaps=heatmaps,
+        crosses=crosses,
         best_table=best.to_html(index=False, float_format="{:.3f}".format, border=0),
         below_chance=_below_chance(tables),
         cards=model_cards,

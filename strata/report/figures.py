@@ -6,8 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from typing import Any  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 
@@ -48,15 +52,89 @@ def usage_bars(usage: dict[str, dict], task: str) -> Figure:
     return fig
 
 
-def similarity_heatmap(matrix: pd.DataFrame, title: str) -> Figure:
-    """Rows: layers of model A (first at the bottom); columns: layers of model B."""
+SIGNIFICANCE = 0.05  # cells whose permutation p exceeds this get a grey cross
+
+
+def _colour(props: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
+    """Diverging around 0 where the measure can go negative (negative values visible, not
+    clipped); reversed for distances; a fixed [0, 1] scale otherwise."""
+    low, high = props["value_range"]
+    if low < 0:
+        floor = min(-0.05, float(np.nanmin(values)))
+        return {"cmap": "RdBu_r", "norm": TwoSlopeNorm(vmin=floor, vcenter=0.0, vmax=high)}
+    if not props["higher_is_similar"]:
+        return {"cmap": "viridis_r", "vmin": low, "vmax": high}
+    return {"cmap": "magma", "vmin": low, "vmax": high}
+
+
+def _heatmap(ax, fig, matrix: pd.DataFrame, p: pd.DataFrame | None, style, title: str):
+    image = ax.imshow(matrix.to_numpy(), origin="lower", **style)
     n_rows, n_cols = matrix.shape
-    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * n_cols, 1.0 + 0.4 * n_rows))
-    image = ax.imshow(matrix.to_numpy(), origin="lower", vmin=0, vmax=1, cmap="magma")
-    ax.set_xticks(range(n_cols), matrix.columns, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(n_rows), matrix.index, fontsize=7)
+    ax.set_xticks(range(n_cols), matrix.columns, rotation=60, ha="right", fontsize=6)
+    ax.set_yticks(range(n_rows), matrix.index, fontsize=6)
     ax.set(xlabel=matrix.columns.name or "", ylabel=matrix.index.name or "")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
+    if p is not None:
+        rows, cols = np.nonzero(p.to_numpy() > SIGNIFICANCE)
+        ax.scatter(cols, rows, marker="x", s=12, c="0.55", linewidths=0.8)
     fig.colorbar(image, ax=ax, fraction=0.046)
+
+
+def similarity_panels(tables: list[pd.DataFrame], titles: list[str]) -> Figure:
+    """One heatmap per table (a pair, then its random-twin control), then the first table's
+    interval widths. Rows: layers of A (first at the bottom); columns: layers of B."""
+    pivot = [t.pivot(index="layer_a", columns="layer_b", values="value") for t in tables]
+    pivot = [m.loc[t.attrs["rows"], t.attrs["columns"]] for m, t in zip(pivot, tables, strict=True)]
+    for m, t in zip(pivot, tables, strict=True):
+        m.index.name, m.columns.name = t.attrs["model_a"], t.attrs["model_b"]
+    props = tables[0].attrs["properties"]
+    style = _colour(props, np.concatenate([m.to_numpy().ravel() for m in pivot]))
+    n_rows, n_cols = pivot[0].shape
+    fig, axes = plt.subplots(
+        1,
+        len(pivot) + 1,
+        figsize=((len(pivot) + 1) * (1.6 + 0.32 * n_cols), 1.3 + 0.3 * n_rows),
+        squeeze=False,
+    )
+    for ax, m, t, title in zip(axes[0], pivot, tables, titles, strict=False):
+        p = t.pivot(index="layer_a", columns="layer_b", values="p").loc[m.index, m.columns]
+        _heatmap(ax, fig, m, None if p.isna().all().all() else p, style, title)
+    first = tables[0]
+    width = (first["ci_high"] - first["ci_low"]).to_numpy().reshape(n_rows, n_cols)
+    _heatmap(
+        axes[0][-1],
+        fig,
+        pd.DataFrame(width, pivot[0].index, pivot[0].columns),
+        None,
+        {"cmap": "Greys", "vmin": 0.0},
+        "CI width",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def cross_model_lines(table: pd.DataFrame, title: str) -> Figure:
+    """Each layer of A (a line, darker = deeper) against every layer of B, with intervals."""
+    rows, cols = table.attrs["rows"], table.attrs["columns"]
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.35 * len(cols) + 3), 3.0))
+    colours = plt.get_cmap("viridis")(np.linspace(0.9, 0.0, len(rows)))
+    for colour, layer in zip(colours, rows, strict=True):
+        part = table[table["layer_a"] == layer].set_index("layer_b").loc[cols]
+        x = np.arange(len(cols))
+        ax.plot(x, part["value"], color=colour, lw=1.2, label=layer)
+        ax.fill_between(x, part["ci_low"], part["ci_high"], color=colour, alpha=0.15, lw=0)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=6)
+    ax.set(xlabel=table.attrs["model_b"], ylabel=table.attrs["measure"])
+    ax.axhline(0, color="0.7", lw=0.6)
+    ax.legend(
+        title=table.attrs["model_a"],
+        fontsize=5,
+        title_fontsize=6,
+        ncol=2,
+        frameon=False,
+        bbox_to_anchor=(1.01, 1),
+        loc="upper left",
+    )
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig

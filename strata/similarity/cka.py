@@ -1,7 +1,7 @@
-"""Linear CKA (Kornblith et al., 2019), biased and debiased, on (n, d) representations.
+"""Linear CKA (Kornblith et al., 2019), biased and debiased, for one pair of (n, d) arrays.
 
-Both estimators work on n × n Gram matrices so that a layer's Gram matrix is computed once and
-reused for every pair it takes part in (:mod:`strata.similarity.matrix`).
+Convenience functions for notebooks and small data, in float64; the all-pairs matrices of the
+workflow come from :mod:`strata.similarity.linear`, which never forms n × n matrices.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""All layer × layer similarities between two models, stored as a labelled matrix."""
+"""Similarity outputs: a long-form Parquet table per job, and readers for notebooks.
+
+Columns: ``layer_a``, ``layer_b``, ``value``, ``ci_low``, ``ci_high``, ``p``, ``n``, ``measure``,
+``level``, one row per pair of layers, A's layers outer, in model order. The job's metadata
+(models, dataset, measure properties, controls, frame rates, utterance-id digest, provenance) is
+JSON in the Parquet schema metadata; :func:`read_similarity` gives the labelled matrix of values.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from strata.io import read_parquet_metadata, write_parquet
+from strata.similarity.controls import CellStats
 from strata.similarity.measures import get_measure
+
+COLUMNS = ("layer_a", "layer_b", "value", "ci_low", "ci_high", "p", "n", "measure", "level")
 
 
 def ids_digest(utt_ids: list[str]) -> str:
@@ -22,39 +31,61 @@ def ids_digest(utt_ids: list[str]) -> str:
 def similarity_matrix(
     layers_a: dict[str, np.ndarray], layers_b: dict[str, np.ndarray], measure: str
 ) -> pd.DataFrame:
-    """Rows: layers of A, columns: layers of B; each layer is prepared once (its Gram matrix,
-    or its feature-space statistics, whichever form is cheaper here), then every pair reuses
-    it."""
+    """Rows: layers of A, columns: layers of B (in-memory arrays, no controls)."""
     m = get_measure(measure)
-    n = len(next(iter(layers_a.values())))
-    space = m.space_for(
-        n, [x.shape[1] for x in layers_a.values()], [x.shape[1] for x in layers_b.values()]
-    )
-    prepared_b = {name: m.prepare(x, name, space) for name, x in layers_b.items()}
-    values = np.empty((len(layers_a), len(layers_b)))
-    for i, (name_a, x) in enumerate(layers_a.items()):
-        # Reuse B's state when A is the same array (self-pairs): no second preparation.
-        a = prepared_b[name_a] if layers_a is layers_b else m.prepare(x, name_a, space)
-        for j, b in enumerate(prepared_b.values()):
-            values[i, j] = m.pair(a, b)
+    same = layers_a is layers_b
+    a = m.prepare(list(layers_a.values()), list(layers_a))
+    values = m.compare(a, None if same else m.prepare(list(layers_b.values()), list(layers_b)))
     return pd.DataFrame(values, index=list(layers_a), columns=list(layers_b))
 
 
-def write_similarity(matrix: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
-    """Parquet: a ``layer`` column with A's layer names, then one column per layer of B."""
-    table = pa.Table.from_pandas(matrix.rename_axis("layer").reset_index(), preserve_index=False)
-    meta = {**metadata, "rows": list(matrix.index), "columns": list(matrix.columns)}
-    write_parquet(table, path, meta)
+def long_form(
+    stats: CellStats, layers: tuple[list[str], list[str]], measure: str, level: str, n: int
+) -> pd.DataFrame:
+    rows_a, rows_b = np.meshgrid(
+        np.arange(len(layers[0])), np.arange(len(layers[1])), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "layer_a": np.asarray(layers[0])[rows_a.ravel()],
+            "layer_b": np.asarray(layers[1])[rows_b.ravel()],
+            "value": stats.value.ravel(),
+            "ci_low": stats.ci_low.ravel(),
+            "ci_high": stats.ci_high.ravel(),
+            "p": stats.p.ravel(),
+            "n": np.full(rows_a.size, n, dtype=np.int64),
+            "measure": measure,
+            "level": level,
+        }
+    )
 
 
-def read_similarity(path: str | Path) -> pd.DataFrame:
-    """A similarity matrix as a DataFrame (index: layers of A, columns: layers of B).
+def write_similarity(table: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
+    meta = {
+        **metadata,
+        "rows": list(dict.fromkeys(table["layer_a"])),
+        "columns": list(dict.fromkeys(table["layer_b"])),
+    }
+    write_parquet(pa.Table.from_pandas(table[list(COLUMNS)], preserve_index=False), path, meta)
 
-    Its metadata (models, measure, n, utterance-id digest, provenance) is in ``df.attrs``.
-    """
-    meta = read_parquet_metadata(path)
-    df = pq.read_table(path).to_pandas().set_index("layer")
-    df.index.name = meta.get("model_a")
-    df.columns.name = meta.get("model_b")
-    df.attrs.update(meta)
+
+def read_similarity_table(path: str | Path) -> pd.DataFrame:
+    """The long-form table, metadata in ``df.attrs``."""
+    df = pq.read_table(path).to_pandas()
+    df.attrs.update(read_parquet_metadata(path))
     return df
+
+
+def _pivot(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    meta = table.attrs
+    matrix = table.pivot(index="layer_a", columns="layer_b", values=column)
+    matrix = matrix.loc[meta["rows"], meta["columns"]]
+    matrix.index.name, matrix.columns.name = meta.get("model_a"), meta.get("model_b")
+    matrix.attrs.update(meta)
+    return matrix
+
+
+def read_similarity(path: str | Path, column: str = "value") -> pd.DataFrame:
+    """One column (``value``, ``ci_low``, ``ci_high`` or ``p``) as a labelled matrix: index the
+    layers of A, columns the layers of B, metadata in ``df.attrs``."""
+    return _pivot(read_similarity_table(path), column)

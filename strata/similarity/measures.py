@@ -1,112 +1,261 @@
 """Registry of layer-similarity measures; each declares its properties as data.
 
-A measure prepares each layer once (:meth:`LinearCKA.prepare`) and then scores any pair of
-prepared layers (:meth:`LinearCKA.pair`), so an L_A × L_B matrix costs L_A + L_B preparations.
-Linear CKA is exact in two forms: n × n Gram matrices, or d × d feature space where nothing
-n × n is ever formed; a matrix uses the form with less arithmetic that fits in memory
-(:meth:`LinearCKA.space_for`), the same on both sides.
+Every measure turns a list of layers into a prepared state once (:meth:`Measure.prepare`) and
+compares two states into an L_A × L_B matrix (:meth:`Measure.compare`), so a layer's own work is
+never repeated per pair, and controls (permutations, bootstrap) re-prepare only the side they
+change. Measures that compare one pair at a time say so in :meth:`PairwiseMeasure.pair`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from strata.similarity.cka import center_gram, gram, unbias_gram
+from strata.similarity import linear
 
-SPACES = ("gram", "features")
-
-
-@dataclass
-class Prepared:
-    """One layer, ready to be paired: its space, data and the statistics pairs reuse."""
-
-    space: str
-    n: int
-    data: np.ndarray  # gram: the unit-norm transformed Gram; features: centred (n, d)
-    self_hsic: float = 1.0
-    row_norms: np.ndarray | None = None  # debiased features: ‖x_i‖²
-    k_ones: np.ndarray | None = None  # debiased features: K̃1 (K with a zero diagonal)
-    k_sum: float = 0.0  # debiased features: 1ᵀK̃1
+ORTHOGONAL, SCALING, TRANSLATION = "orthogonal transforms", "isotropic scaling", "translation"
+INVERTIBLE = "invertible linear transforms"
 
 
 @dataclass(frozen=True)
-class LinearCKA:
-    """Linear CKA (Kornblith et al., 2019); ``debiased`` uses the unbiased HSIC estimator
-    (Song et al., 2012), which can be negative and needs n >= 4."""
+class Properties:
+    """What a measure guarantees, as data (reports and tests read it)."""
+
+    symmetric: bool  # m(X, Y) = m(Y, X)
+    invariant_to: tuple[str, ...]
+    value_range: tuple[float, float]
+    higher_is_similar: bool = True  # False for distances
+    streaming: bool = False  # memory independent of n (consumes minibatches)
+    reference: str = ""
+
+
+class Measure(ABC):
+    name: str
+    properties: Properties
+
+    @abstractmethod
+    def prepare(self, layers: Sequence[np.ndarray], names: Sequence[str]) -> Any:
+        """Each layer's own statistics, computed once."""
+
+    @abstractmethod
+    def compare(self, a: Any, b: Any | None) -> np.ndarray:
+        """L_A × L_B values (``b`` None: A against itself)."""
+
+    def matrix(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None = None):
+        names = [f"layer {i}" for i in range(len(xs))]
+        a = self.prepare(xs, names)
+        return self.compare(a, None if ys is None else self.prepare(ys, names[: len(ys)]))
+
+
+@dataclass(frozen=True)
+class LinearCKA(Measure):
+    """Linear CKA (Kornblith et al., 2019), exact; ``debiased`` uses the unbiased HSIC
+    estimator (Song et al., 2012), which can be negative and needs n ≥ 4."""
 
     name: str
     debiased: bool
-    symmetric: bool = True
-    invariant_to: tuple[str, ...] = field(
-        default=("orthogonal transforms", "isotropic scaling", "translation")
+
+    @property
+    def properties(self) -> Properties:
+        low = -1.0 if self.debiased else 0.0
+        return Properties(
+            True, (ORTHOGONAL, SCALING, TRANSLATION), (low, 1.0), reference="Kornblith et al. 2019"
+        )
+
+    def prepare(self, layers, names):
+        return linear.centre_layers(layers, names)
+
+    def compare(self, a, b):
+        return linear.linear_cka_matrix(a, b, self.debiased)
+
+
+class PairwiseMeasure(Measure):
+    """A measure computed pair by pair from per-layer prepared values."""
+
+    @abstractmethod
+    def prepare_one(self, x: np.ndarray, name: str) -> Any: ...
+
+    @abstractmethod
+    def pair(self, a: Any, b: Any) -> float: ...
+
+    def prepare(self, layers, names):
+        pairs = zip(layers, names, strict=True)
+        return [self.prepare_one(_checked(x, name), name) for x, name in pairs]
+
+    def compare(self, a, b):
+        b = a if b is None else b
+        values = np.empty((len(a), len(b)))
+        for i, p in enumerate(a):
+            for j, q in enumerate(b):
+                values[i, j] = self.pair(p, q)
+        return values
+
+
+def _checked(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise ValueError(f"{name}: expected finite (n, d) values, got shape {x.shape}")
+    x = x - x.mean(axis=0)
+    if not np.any(x):
+        raise ValueError(f"similarity undefined for {name}: constant across samples")
+    return x
+
+
+def _basis(x: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD of centred x, kept to the leading directions that explain ``variance`` of it
+    (1.0: every direction above numerical rank tolerance)."""
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    rank = int((s > s[0] * max(x.shape) * np.finfo(float).eps).sum())
+    if variance < 1.0:
+        share = np.cumsum(s**2) / np.sum(s**2)
+        rank = min(rank, int(np.searchsorted(share, variance) + 1))
+    return u[:, :rank], s[:rank], vt[:rank]
+
+
+@dataclass(frozen=True)
+class RbfCKA(PairwiseMeasure):
+    """CKA with a Gaussian kernel, bandwidth ``sigma`` × the layer's median pairwise distance;
+    holds one n × n kernel per layer."""
+
+    name: str = "rbf_cka"
+    sigma: float = 0.8
+    properties = Properties(
+        True, (ORTHOGONAL, SCALING, TRANSLATION), (0.0, 1.0), reference="Kornblith et al. 2019"
     )
 
-    def space_for(
-        self, n: int, dims_a: list[int], dims_b: list[int], gram_bytes: float = 2e9
-    ) -> str:
-        """The exact form with less arithmetic for an L_A × L_B matrix: Gram matrices cost
-        n²·d per layer plus n² per pair, feature space n·d_a·d_b per pair. Gram matrices are
-        held for one side (L_B·n² floats), so beyond ``gram_bytes`` feature space is used."""
-        gram_flops = n * n * (sum(dims_a) + sum(dims_b)) + n * n * len(dims_a) * len(dims_b)
-        feature_flops = n * sum(dims_a) * sum(dims_b)
-        fits = 8 * n * n * len(dims_b) <= gram_bytes
-        return "gram" if fits and gram_flops <= feature_flops else "features"
+    def prepare_one(self, x, name):
+        sq = np.einsum("ij,ij->i", x, x)
+        dist2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
+        median = np.sqrt(np.median(dist2[np.triu_indices(len(x), 1)]))
+        k = np.exp(-dist2 / (2 * (self.sigma * median) ** 2))
+        k -= k.mean(axis=0, keepdims=True)
+        k -= k.mean(axis=1, keepdims=True)
+        return k / np.linalg.norm(k)
 
-    def prepare(self, x: np.ndarray, name: str = "x", space: str = "gram") -> Prepared:
-        x = np.asarray(x, dtype=np.float64)
-        n = len(x)
-        if self.debiased and n < 4:
-            raise ValueError(f"{self.name} needs at least 4 samples, got {n} ({name})")
-        if space == "gram":
-            k = (unbias_gram if self.debiased else center_gram)(gram(x))
-            prepared = Prepared(space, n, k)
-            norm = np.sqrt(np.vdot(k, k))
-        else:
-            prepared = self._features(x - x.mean(axis=0))
-            norm = np.sqrt(max(self._hsic(prepared, prepared), 0.0))
-        if norm == 0.0:
-            raise ValueError(f"{self.name} undefined for {name}: constant across samples")
-        if space == "gram":
-            prepared.data = prepared.data / norm
-        prepared.self_hsic = norm
-        return prepared
-
-    def _features(self, x: np.ndarray) -> Prepared:
-        prepared = Prepared("features", len(x), x)
-        if self.debiased:
-            prepared.row_norms = np.einsum("ij,ij->i", x, x)
-            prepared.k_ones = x @ x.sum(axis=0) - prepared.row_norms
-            prepared.k_sum = float(prepared.k_ones.sum())
-        return prepared
-
-    def _hsic(self, a: Prepared, b: Prepared) -> float:
-        """⟨T(K), T(L)⟩ in feature space (T: centring, or the unbiased transform)."""
-        cross = float(np.linalg.norm(a.data.T @ b.data) ** 2)  # tr(KL) = ‖XᵀY‖²_F
-        if not self.debiased:
-            return cross
-        n = a.n
-        trace = cross - float(a.row_norms @ b.row_norms)  # tr(K̃L̃)
-        value = trace + a.k_sum * b.k_sum / ((n - 1) * (n - 2))
-        value -= 2 / (n - 2) * float(a.k_ones @ b.k_ones)
-        return value / (n * (n - 3))
-
-    def pair(self, a: Prepared, b: Prepared) -> float:
-        if a.n != b.n or a.space != b.space:
-            raise ValueError("paired layers need the same samples and the same space")
-        if a.space == "gram":
-            return float(np.vdot(a.data, b.data))
-        return self._hsic(a, b) / (a.self_hsic * b.self_hsic)
+    def pair(self, a, b):
+        return float(np.vdot(a, b))
 
 
-MEASURES: dict[str, LinearCKA] = {
-    "linear_cka": LinearCKA("linear_cka", debiased=False),
-    "linear_cka_debiased": LinearCKA("linear_cka_debiased", debiased=True),
+@dataclass(frozen=True)
+class SVCCA(PairwiseMeasure):
+    """Mean canonical correlation after keeping the directions that explain ``variance`` of each
+    layer (Raghu et al., 2017). With ``variance=1`` it is plain CCA, invariant to any invertible
+    linear map; CCA needs n well above the kept dimensions or it overfits towards 1."""
+
+    name: str = "svcca"
+    variance: float = 0.99
+    properties = Properties(
+        True, (ORTHOGONAL, SCALING, TRANSLATION), (0.0, 1.0), reference="Raghu et al. 2017"
+    )
+
+    def prepare_one(self, x, name):
+        return _basis(x, self.variance)[0]
+
+    def pair(self, a, b):
+        return float(np.linalg.svd(a.T @ b, compute_uv=False).mean())
+
+
+@dataclass(frozen=True)
+class PWCCA(PairwiseMeasure):
+    """Projection-weighted CCA (Morcos et al., 2018): canonical correlations weighted by how
+    much of the row layer's units each canonical variate accounts for; not symmetric."""
+
+    name: str = "pwcca"
+    properties = Properties(
+        False, (SCALING, TRANSLATION), (0.0, 1.0), reference="Morcos et al. 2018"
+    )
+
+    def prepare_one(self, x, name):
+        return _basis(x, 1.0)
+
+    def pair(self, a, b):
+        (qa, sa, va), qb = a, b[0]
+        u, rho, _ = np.linalg.svd(qa.T @ qb, full_matrices=False)
+        # Variates h = Q_a u; their projections onto the units are hᵀX = uᵀ diag(s) Vᵀ.
+        weights = np.abs(u.T @ (sa[:, None] * va)).sum(axis=1)[: len(rho)]
+        return float(weights @ rho / weights.sum())
+
+
+@dataclass(frozen=True)
+class Procrustes(PairwiseMeasure):
+    """Orthogonal Procrustes distance between centred, unit-Frobenius-norm layers:
+    √(2 − 2‖XᵀY‖_*) (Ding et al., 2021); 0 for rotated copies."""
+
+    name: str = "procrustes"
+    properties = Properties(
+        True,
+        (ORTHOGONAL, SCALING, TRANSLATION),
+        (0.0, np.sqrt(2.0)),
+        higher_is_similar=False,
+        reference="Ding et al. 2021",
+    )
+
+    def prepare_one(self, x, name):
+        return x / np.linalg.norm(x)
+
+    def pair(self, a, b):
+        nuclear = np.linalg.svd(a.T @ b, compute_uv=False).sum()
+        return float(np.sqrt(max(2.0 - 2.0 * nuclear, 0.0)))
+
+
+@dataclass(frozen=True)
+class MutualKNN(PairwiseMeasure):
+    """Mutual k-nearest-neighbour alignment (Huh et al., 2024): the mean share of each sample's
+    k Euclidean neighbours that both layers agree on; chance is about k / (n − 1)."""
+
+    name: str = "mutual_knn"
+    k: int = 10
+    properties = Properties(
+        True, (ORTHOGONAL, SCALING, TRANSLATION), (0.0, 1.0), reference="Huh et al. 2024"
+    )
+
+    def prepare_one(self, x, name):
+        if len(x) <= self.k:
+            raise ValueError(f"{self.name} needs more than k={self.k} samples ({name})")
+        return knn(x, self.k)
+
+    def pair(self, a, b):
+        return float((a[:, :, None] == b[:, None, :]).any(axis=2).mean())
+
+
+def knn(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
+    """(n, k) indices of each row's k nearest other rows, in blocks of rows (never n × n)."""
+    sq = np.einsum("ij,ij->i", x, x)
+    out = np.empty((len(x), k), dtype=np.int64)
+    for start in range(0, len(x), block):
+        rows = slice(start, min(start + block, len(x)))
+        dist = sq[rows, None] + sq[None, :] - 2 * x[rows] @ x.T
+        dist[np.arange(dist.shape[0]), np.arange(rows.start, rows.stop)] = np.inf
+        out[rows] = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    return out
+
+
+def _streaming_cka():
+    from strata.similarity.streaming import MinibatchCKA
+
+    return MinibatchCKA()
+
+
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        LinearCKA("linear_cka", debiased=False),
+        LinearCKA("linear_cka_debiased", debiased=True),
+        _streaming_cka(),
+        RbfCKA(),
+        SVCCA(),
+        PWCCA(),
+        Procrustes(),
+        MutualKNN(),
+    )
 }
 
 
-def get_measure(name: str) -> LinearCKA:
+def get_measure(name: str) -> Measure:
     try:
         return MEASURES[name]
     except KeyError:

@@ -1,41 +1,106 @@
-"""One similarity job: all layers of model A × all layers of model B on the same utterances."""
+"""One similarity job: all layers of model A × all layers of model B, one level, one measure."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from strata.features.shards import check_same_ids, read_layers, read_shard_metadata
+from strata.features.shards import check_same_ids, read_layers, read_shard_metadata, shard_path
 from strata.provenance import provenance
-from strata.similarity.matrix import ids_digest, similarity_matrix, write_similarity
+from strata.similarity.controls import CellStats, Controls, accumulator_stats, with_controls
+from strata.similarity.frames import FrameSide, aligned_chunks, plan_frames
+from strata.similarity.matrix import ids_digest, long_form, write_similarity
+from strata.similarity.measures import Measure, get_measure
+from strata.similarity.streaming import HSICAccumulator, minibatches
 
 
 def run_similarity(
-    dir_a: Path, dir_b: Path, layers_a: list[str], layers_b: list[str], measure: str, out: Path
+    dir_a: Path,
+    dir_b: Path,
+    layers: tuple[list[str], list[str]],
+    measure: str,
+    level: str,
+    out: Path,
+    controls: dict[str, Any],
+    frames: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Compute and write the matrix; returns it with its metadata in ``attrs``."""
-    ids_a, arrays_a = read_layers(dir_a, layers_a)
-    same_model = Path(dir_a).resolve() == Path(dir_b).resolve()
-    ids_b, arrays_b = (ids_a, arrays_a) if same_model else read_layers(dir_b, layers_b)
-    check_same_ids(ids_a, ids_b, f"{dir_a} vs {dir_b}")
-    matrix = similarity_matrix(arrays_a, arrays_b, measure)
-    meta_a = read_shard_metadata(Path(dir_a) / f"{layers_a[0]}.parquet")
-    meta_b = read_shard_metadata(Path(dir_b) / f"{layers_b[0]}.parquet")
+    """Compute and write the long-form table; returns it with its metadata in ``attrs``."""
+    m, ctl = get_measure(measure), Controls(**controls)
+    same = Path(dir_a).resolve() == Path(dir_b).resolve()
+    if level == "utterance":
+        stats, info = _utterances(m, Path(dir_a), Path(dir_b), layers, same, ctl)
+    elif level == "frame":
+        stats, info = _frames(m, Path(dir_a), Path(dir_b), layers, same, ctl, frames or {})
+    else:
+        raise ValueError(f"unknown similarity level {level!r}")
+    meta_a = read_shard_metadata(shard_path(Path(dir_a), layers[0][0]))
+    meta_b = read_shard_metadata(shard_path(Path(dir_b), layers[1][0]))
     metadata = {
         "model_a": meta_a["model"],
         "model_b": meta_b["model"],
-        "measure": measure,
-        "n": len(ids_a),
-        "utt_ids_sha256": ids_digest(ids_a),
         "dataset": meta_a["dataset"],
+        "measure": measure,
+        "level": level,
+        "properties": asdict(m.properties),
+        "controls": asdict(ctl),
+        **info,
         "provenance": provenance(
-            {"measure": measure, "layers_a": layers_a, "layers_b": layers_b},
-            weights_sha256={meta_a["model"]: meta_a["weights_sha256"],
-                            meta_b["model"]: meta_b["weights_sha256"]},
+            {
+                "measure": measure,
+                "level": level,
+                "layers_a": layers[0],
+                "layers_b": layers[1],
+                "controls": controls,
+                "frames": frames if level == "frame" else None,
+            },
+            weights_sha256={
+                meta_a["model"]: meta_a["weights_sha256"],
+                meta_b["model"]: meta_b["weights_sha256"],
+            },
             manifest_sha256=meta_a["manifest_sha256"],
         ),
-    }  # fmt: skip
-    write_similarity(matrix, out, metadata)
-    matrix.attrs.update(metadata)
-    return matrix
+    }
+    table = long_form(stats, layers, measure, level, info["n"])
+    write_similarity(table, out, metadata)
+    table.attrs.update(metadata)
+    return table
+
+
+def _utterances(m: Measure, dir_a, dir_b, layers, same, ctl) -> tuple[CellStats, dict]:
+    ids_a, arrays_a = read_layers(dir_a, layers[0])
+    ids_b, arrays_b = (ids_a, arrays_a) if same else read_layers(dir_b, layers[1])
+    check_same_ids(ids_a, ids_b, f"{dir_a} vs {dir_b}")
+    xs = list(arrays_a.values())
+    ys = None if same else list(arrays_b.values())
+    stats = with_controls(m, xs, ys, layers, np.arange(len(ids_a)), ctl)
+    return stats, {"n": len(ids_a), "n_utterances": len(ids_a), "utt_ids_sha256": ids_digest(ids_a)}
+
+
+def _frames(m: Measure, dir_a, dir_b, layers, same, ctl, frames) -> tuple[CellStats, dict]:
+    side_a = FrameSide.open(dir_a, layers[0])
+    side_b = side_a if same else FrameSide.open(dir_b, layers[1])
+    plan = plan_frames(side_a, side_b, int(frames.get("n", 4000)), int(frames.get("seed", 0)))
+    chunks = aligned_chunks(side_a, None if same else side_b, plan)
+    info = {
+        "n": len(plan.chosen),
+        "n_utterances": int(np.count_nonzero(plan.counts)),
+        "utt_ids_sha256": ids_digest(side_a.utt_ids),
+        "frame_rate": min(side_a.rate, side_b.rate),
+        "frame_rates": [side_a.rate, side_b.rate],
+    }
+    if m.properties.streaming:
+        acc = HSICAccumulator(layers[0], None if same else layers[1], ctl.permutations, ctl.seed)
+        rng = np.random.default_rng(ctl.seed)
+        pairs = ((xs, ys) for xs, ys, _ in chunks)
+        for batch_a, batch_b in minibatches(pairs, m.batch_size, rng):  # type: ignore[attr-defined]
+            acc.update(batch_a, batch_b)
+        return accumulator_stats(acc, m, ctl), {**info, "minibatches": len(acc.cross)}
+    parts = list(chunks)
+    xs = [np.concatenate(p) for p in zip(*(c[0] for c in parts), strict=True)]
+    ys = None if same else [np.concatenate(p) for p in zip(*(c[1] for c in parts), strict=True)]
+    groups = np.concatenate([c[2] for c in parts])
+    return with_controls(m, xs, ys, layers, groups, ctl), info

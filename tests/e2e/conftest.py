@@ -46,7 +46,11 @@ def reduced_config() -> dict:
     )
     config["models"]["ecapa_random"]["config"].update(channels=[32, 32, 32, 32, 96], lin_neurons=32)
     config["tasks"] = {k: config["tasks"][k] for k in ["speaker_id", "keyword", "asv", "phones"]}
-    config["similarity"]["measures"] = ["linear_cka"]
+    config["similarity"].update(
+        measures=["linear_cka"],
+        frames={"n": 1500, "seed": 0},
+        controls={"bootstrap": 20, "permutations": 19, "confidence": 0.9, "seed": 0},
+    )
     config["probe"].update(max_epochs=40, lrs=[0.005, 0.02], bootstrap=200)
     return config
 

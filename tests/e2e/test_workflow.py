@@ -1,6 +1,7 @@
 """The real DAG end to end on a reduced config: assertions on artifact contents."""
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,29 +15,57 @@ from strata.features import read_shard, read_shard_metadata
 from strata.io import read_json
 from strata.manifest import read_manifest
 from strata.models import layer_specs
-from strata.similarity import read_similarity
+from strata.models.twins import with_twins
+from strata.similarity import read_similarity, read_similarity_table
+from strata.similarity.measures import get_measure
 
 pytestmark = pytest.mark.e2e
 
 
+def models_of(config: dict) -> dict[str, dict]:
+    """The configured models and their random-init twins."""
+    return with_twins(config["models"])
+
+
 def test_self_similarity_has_unit_diagonal_and_is_symmetric(dag_run):
-    for model in dag_run.config["models"]:
-        path = dag_run.workdir / f"results/similarity/{model}/{model}/embedded/linear_cka.parquet"
-        matrix = read_similarity(path)
-        np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-9)
-        np.testing.assert_allclose(matrix, matrix.T, atol=1e-9)
-        assert list(matrix.index) == [s.name for s in layer_specs(dag_run.config["models"][model])]
+    for model, cfg in models_of(dag_run.config).items():
+        for level in ("utterance", "frame"):
+            path = f"results/similarity/{model}/{model}/embedded/{level}/linear_cka.parquet"
+            matrix = read_similarity(dag_run.workdir / path)
+            np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-6)
+            np.testing.assert_allclose(matrix, matrix.T, atol=1e-6)
+            specs = [s for s in layer_specs(cfg) if level == "utterance" or s.frame_rate]
+            assert list(matrix.index) == [s.name for s in specs]
 
 
-def test_cross_model_matrices_cover_every_pair(dag_run):
-    models = list(dag_run.config["models"])
+def test_every_pair_and_level_has_values_intervals_and_p_values(dag_run):
+    models = list(models_of(dag_run.config))
+    assert "ge2e_twin" in models  # the default config's control
     files = sorted((dag_run.workdir / "results/similarity").rglob("*.parquet"))
-    assert len(files) == len(models) * (len(models) + 1) // 2
+    assert len(files) == 2 * len(models) * (len(models) + 1) // 2  # two levels
     manifest = read_manifest(dag_run.workdir / "results/data/embedded/manifest.parquet")
+    low, high = get_measure("linear_cka").properties.value_range
     for path in files:
-        matrix = read_similarity(path)
-        assert matrix.attrs["n"] == len(manifest)
-        assert ((matrix.to_numpy() > 0) & (matrix.to_numpy() <= 1 + 1e-9)).all()
+        table = read_similarity_table(path)
+        level = table.attrs["level"]
+        assert set(table["n"]) == {len(manifest) if level == "utterance" else 1500}, path
+        assert table["value"].between(low, high + 1e-9).all()
+        assert (table["ci_low"] <= table["ci_high"]).all()
+        assert set(np.rint(table["p"] * 20)) <= set(range(1, 21))  # 19 permutations
+    # WavLM (50 Hz) against ECAPA (100 Hz): compared at 50 Hz.
+    frames = {}
+    for path in (dag_run.workdir / "results/similarity").glob("*/*/embedded/frame/*.parquet"):
+        meta = read_similarity_table(path).attrs
+        frames[meta["model_a"], meta["model_b"]] = meta
+    meta = frames.get(("wavlm_random", "ecapa_random")) or frames[("ecapa_random", "wavlm_random")]
+    assert sorted(meta["frame_rates"]) == [50.0, 100.0] and meta["frame_rate"] == 50.0
+
+
+def test_a_trained_model_differs_from_its_random_twin(dag_run):
+    """GE2E's embedding against its twin's is far from GE2E against itself."""
+    path = "results/similarity/ge2e/ge2e_twin/embedded/utterance/linear_cka.parquet"
+    control = read_similarity(dag_run.workdir / path)
+    assert control.loc["embedding", "embedding"] < 0.9
 
 
 def test_every_shard_holds_the_manifest_ids_in_order(dag_run):
@@ -64,9 +93,9 @@ def probe_jobs(config: dict, tasks=None) -> tuple[int, int]:
     single = 0
     for task in tasks or config["tasks"]:
         frames = config["tasks"][task]["kind"] == "phoneme_recognition"
-        for model in config["models"].values():
+        for model in models_of(config).values():
             single += sum(1 for s in layer_specs(model) if s.frame_rate or not frames)
-    return single, len(tasks or config["tasks"]) * len(config["models"])
+    return single, len(tasks or config["tasks"]) * len(models_of(config))
 
 
 def summary(run, task: str) -> pd.DataFrame:
@@ -76,10 +105,10 @@ def summary(run, task: str) -> pd.DataFrame:
 def test_pretrained_speaker_model_identifies_speakers(dag_run):
     table = summary(dag_run, "speaker_id")
     assert_identifies_speakers(table)
-    assert set(table.model) == set(dag_run.config["models"])
+    assert set(table.model) == set(models_of(dag_run.config))
     single, weighted = probe_jobs(dag_run.config, ["speaker_id"])
     assert len(table) == single + weighted
-    assert (table.layer == "weighted_sum").sum() == len(dag_run.config["models"])
+    assert (table.layer == "weighted_sum").sum() == len(models_of(dag_run.config))
     csv = pd.read_csv(dag_run.workdir / "results/probes/summary/embedded/speaker_id.csv")
     assert csv["test"].tolist() == pytest.approx(table["test"].tolist(), abs=1e-6)
 
@@ -102,11 +131,17 @@ def test_every_task_kind_yields_its_metric_with_intervals(dag_run):
 
 def test_report_shows_all_models_tasks_and_pairs(dag_run):
     page = (dag_run.workdir / "results/report/index.html").read_text()
-    for model in dag_run.config["models"]:
+    models = models_of(dag_run.config)
+    for model in models:
         assert f"<code>{model}</code>" in page
     for task in dag_run.config["tasks"]:
         assert f'alt="probe curve {task}"' in page
-    assert page.count('alt="linear_cka:') == 6
+    pairs = len(models) * (len(models) + 1) // 2
+    heatmaps = re.findall(r'alt="linear_cka, (\w+) level: [^"]*\(n=\d+\)"', page)
+    assert sorted(heatmaps) == ["frame"] * pairs + ["utterance"] * pairs
+    lines = re.findall(r'alt="linear_cka, \w+ level: [^"]*\(lines\)"', page)
+    assert len(lines) == 2 * (pairs - len(models))  # cross-model pairs, both levels
+    assert "beside it, control: ge2e_twin × ge2e_twin" in page
 
 
 def test_second_invocation_has_nothing_to_do(dag_run):
@@ -153,7 +188,7 @@ def test_model_change_reruns_only_that_models_jobs(dag_run):
         "train_probe": single,
         "train_weighted_probe": weighted,
         "summarise_probes": len(config["tasks"]),
-        "layer_similarity": 3,
+        "layer_similarity": 2 * len(models_of(config)),  # its pairs, two levels
         "report": 1,
     }
 
@@ -195,7 +230,7 @@ def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):
     table.to_csv(csv, index=False)
     config = dag_run.copy_config()
     config["datasets"] = {"mine": {"kind": "manifest", "path": str(csv), "audio_root": str(corpus)}}
-    config["models"] = {"ge2e": config["models"]["ge2e"]}
+    config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}
     config["tasks"] = {
         "speaker_id": {"kind": "classification", "dataset": "mine", "label": "speaker"}
     }

@@ -3,6 +3,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,25 @@ from PIL import Image
 
 from strata.report import build_report
 from strata.report.build import best_layers
-from strata.similarity.matrix import write_similarity
+from strata.report.figures import _colour
+from strata.similarity.controls import CellStats
+from strata.similarity.matrix import long_form, write_similarity
+from strata.similarity.measures import get_measure
 
 MODELS = {"wavlm_x": 5, "ecapa_y": 3}
+PAIRS = [("wavlm_x", "wavlm_x"), ("wavlm_x", "ecapa_y"), ("wavlm_x", "ecapa_y_twin")]
+
+
+def similarity_table(a: str, b: str, path) -> None:
+    rows, cols = MODELS[a.removesuffix("_twin")], MODELS[b.removesuffix("_twin")]
+    value = np.random.default_rng(0).uniform(-0.2, 1, size=(rows, cols))
+    stats = CellStats(value, value - 0.1, value + 0.1, np.full_like(value, 0.5))
+    layers = ([f"L{i}" for i in range(rows)], [f"L{i}" for i in range(cols)])
+    table = long_form(stats, layers, "linear_cka_debiased", "utterance", 77)
+    props = asdict(get_measure("linear_cka_debiased").properties)
+    meta = {"model_a": a, "model_b": b, "measure": "linear_cka_debiased", "n": 77,
+            "level": "utterance", "properties": props}  # fmt: skip
+    write_similarity(table, path, meta)
 
 
 def probe_table(task: str, peak: dict[str, int]) -> pd.DataFrame:
@@ -66,16 +83,9 @@ def report(tmp_path):
             weighted.append(tmp_path / f"w_{task}_{model}.json")
             weighted[-1].write_text(json.dumps(weighted_record(model, task, n)))
     sims = []
-    for a, b in [("wavlm_x", "wavlm_x"), ("wavlm_x", "ecapa_y")]:
-        m = pd.DataFrame(
-            np.random.default_rng(0).uniform(size=(MODELS[a], MODELS[b])),
-            index=[f"L{i}" for i in range(MODELS[a])],
-            columns=[f"L{i}" for i in range(MODELS[b])],
-        )
+    for a, b in PAIRS:
         sims.append(tmp_path / f"{a}_{b}.parquet")
-        write_similarity(
-            m, sims[-1], {"model_a": a, "model_b": b, "measure": "linear_cka", "n": 77}
-        )
+        similarity_table(a, b, sims[-1])
     cards = [
         {
             "model": m,
@@ -121,12 +131,14 @@ def test_report_holds_every_task_pair_and_model(report):
     out, _ = report
     page = out.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 2 + 2 + 2  # two probe curves, two usage bars, two heatmaps
+    # two probe curves, two usage bars, three heatmaps, two cross-model line plots
+    assert len(images) == 2 + 2 + 3 + 2
     for data in images:
         assert base64.b64decode(data).startswith(b"\x89PNG")
     for text in [
-        "linear_cka: wavlm_x × wavlm_x (n=77)",
-        "linear_cka: wavlm_x × ecapa_y (n=77)",
+        "linear_cka_debiased, utterance level: wavlm_x × wavlm_x (n=77)</figcaption>",
+        "linear_cka_debiased, utterance level: wavlm_x × ecapa_y (n=77); beside it, "
+        "control: wavlm_x × ecapa_y_twin</figcaption>",
         "speaker_id",
         "keyword",
         "0.1.0+abc",
@@ -142,15 +154,19 @@ def test_report_holds_every_task_pair_and_model(report):
         ("ecapa_y", "keyword", "L0"),
     }
     pngs = sorted(p.name for p in (out.parent / "figures").iterdir())
+    stem = "utterance_linear_cka_debiased_wavlm_x__"
     assert pngs == [
-        "linear_cka_wavlm_x__ecapa_y.png",
-        "linear_cka_wavlm_x__wavlm_x.png",
         "probe_keyword.png",
         "probe_speaker_id.png",
         "usage_keyword.png",
         "usage_speaker_id.png",
+        f"{stem}ecapa_y.png",
+        f"{stem}ecapa_y_lines.png",
+        f"{stem}ecapa_y_twin.png",
+        f"{stem}ecapa_y_twin_lines.png",
+        f"{stem}wavlm_x.png",
     ]
-    with Image.open(out.parent / "figures" / "linear_cka_wavlm_x__ecapa_y.png") as img:
+    with Image.open(out.parent / "figures" / f"{stem}ecapa_y.png") as img:
         assert img.width > 200 and img.height > 200
         assert json.loads(img.info["Source"])["code_version"] == "0.1.0+abc"
 
@@ -182,3 +198,14 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     # The inlined figures paint a large area with colour (heatmaps), not just black text.
     colourful = (pixels.max(-1) - pixels.min(-1)) > 60
     assert colourful.mean() > 0.01
+
+
+def test_colour_scales_diverge_where_values_can_be_negative():
+    debiased = asdict(get_measure("linear_cka_debiased").properties)
+    style = _colour(debiased, np.array([-0.3, 0.2, 0.9]))
+    assert style["cmap"] == "RdBu_r" and style["norm"].vcenter == 0.0
+    assert style["norm"].vmin == -0.3 and style["norm"].vmax == 1.0  # nothing clipped
+    biased = asdict(get_measure("linear_cka").properties)
+    assert _colour(biased, np.array([0.2]))["vmin"] == 0.0
+    distance = asdict(get_measure("procrustes").properties)
+    assert _colour(distance, np.array([0.2]))["cmap"].endswith("_r")  # small = similar

@@ -1,0 +1,179 @@
+"""Frame-level comparison: alignment to the slower rate, deterministic sampling, shards."""
+
+import numpy as np
+import pytest
+
+from strata.features.shards import ShardWriter
+from strata.similarity import read_similarity
+from strata.similarity.frames import aligned_counts, average_to_slow, choose_frames
+from strata.similarity.run import run_similarity
+
+CONTROLS = {"bootstrap": 0, "permutations": 0, "confidence": 0.95, "seed": 0}
+
+
+def test_faster_frames_are_averaged_inside_each_slower_frame():
+    # 75 Hz into 50 Hz: slower frame k spans [k/50, (k+1)/50); faster frame i starts at i/75,
+    # so k = 0 ← i ∈ {0, 1}, k = 1 ← {2}, k = 2 ← {3, 4}, k = 3 ← {5}.
+    fast = np.arange(6, dtype=float)[:, None]
+    keep = aligned_counts(np.array([10]), np.array([6]), 50 / 75)
+    assert keep.tolist() == [4]
+    np.testing.assert_allclose(
+        average_to_slow(fast, np.array([6]), keep, 50 / 75).ravel(), [0.5, 2.0, 3.5, 5.0]
+    )
+
+
+def test_alignment_stays_inside_each_utterance_and_drops_unmatched_frames():
+    # Two utterances at 100 Hz (5 and 4 frames) into 50 Hz with 2 and 3 slower frames.
+    fast = np.arange(9, dtype=float)[:, None]
+    counts = np.array([5, 4])
+    keep = aligned_counts(np.array([2, 3]), counts, 0.5)
+    assert keep.tolist() == [2, 2]  # the slower model's 3rd frame has no 100 Hz frames
+    np.testing.assert_allclose(
+        average_to_slow(fast, counts, keep, 0.5).ravel(), [0.5, 2.5, 5.5, 7.5]
+    )
+
+
+def test_frame_choice_is_deterministic_and_without_replacement():
+    counts = np.array([30, 0, 45, 25])
+    first, again = choose_frames(counts, 50, seed=3), choose_frames(counts, 50, seed=3)
+    np.testing.assert_array_equal(first, again)
+    assert len(set(first)) == 50 and first.max() < 100
+    assert not np.array_equal(first, choose_frames(counts, 50, seed=4))
+    np.testing.assert_array_equal(choose_frames(counts, 500, seed=0), np.arange(100))
+
+
+def write_frames(root, model, rate, layers, ids):
+    """layers: name -> list of per-utterance (frames, dim) arrays."""
+    for index, (name, per_utt) in enumerate(layers.items()):
+        meta = {
+            "model": model,
+            "dataset": "toy",
+            "layer": name,
+            "layer_index": index,
+            "frame_rate": rate,
+            "weights_sha256": model,
+            "manifest_sha256": "m",
+        }
+        frames = ShardWriter(
+            root / model / f"{name}.frames.parquet", per_utt[0].shape[1], "frame", meta
+        )
+        pooled = ShardWriter(
+            root / model / f"{name}.parquet", per_utt[0].shape[1], "utterance", meta
+        )
+        for utt, x in zip(ids, per_utt, strict=True):
+            frames.write([utt] * len(x), x, np.arange(len(x)))
+            pooled.write([utt], x.mean(0, keepdims=True))
+        frames.close()
+        pooled.close()
+    return root / model
+
+
+@pytest.fixture
+def two_rates(tmp_path):
+    """A 50 Hz model and a 100 Hz model whose two frames per 50 Hz frame average to it
+    exactly (plus a trailing 100 Hz frame with no 50 Hz partner)."""
+    rng = np.random.default_rng(0)
+    ids = [f"utt{i}" for i in range(6)]
+    slow = [rng.normal(size=(rng.integers(20, 40), 5)) for _ in ids]
+    wiggle = [rng.normal(size=x.shape) for x in slow]
+    fast = [
+        np.vstack([np.stack([x - e, x + e], 1).reshape(-1, 5), rng.normal(size=(1, 5))])
+        for x, e in zip(slow, wiggle, strict=True)
+    ]
+    noise = [x + 3 * rng.normal(size=x.shape) for x in fast]
+    dir_a = write_frames(tmp_path, "slow", 50.0, {"s0": slow}, ids)
+    dir_b = write_frames(tmp_path, "fast", 100.0, {"f0": fast, "f1": noise}, ids)
+    return dir_a, dir_b, sum(len(x) for x in slow)
+
+
+def test_aligned_frames_of_the_same_signal_have_cka_one(two_rates, tmp_path):
+    dir_a, dir_b, total = two_rates
+    out = tmp_path / "frame.parquet"
+    table = run_similarity(
+        dir_a,
+        dir_b,
+        (["s0"], ["f0", "f1"]),
+        "linear_cka",
+        "frame",
+        out,
+        CONTROLS,
+        {"n": 100, "seed": 0},
+    )
+    matrix = read_similarity(out)
+    assert matrix.loc["s0", "f0"] == pytest.approx(1.0, abs=1e-6)
+    assert matrix.loc["s0", "f1"] < 0.5
+    assert table.attrs["n"] == 100 and table.attrs["frame_rate"] == 50.0
+    assert table.attrs["frame_rates"] == [50.0, 100.0] and total > 100
+    # Every aligned frame when n exceeds them; still the same signal.
+    everything = run_similarity(
+        dir_a,
+        dir_b,
+        (["s0"], ["f0"]),
+        "linear_cka",
+        "frame",
+        tmp_path / "all.parquet",
+        CONTROLS,
+        {"n": 10**6, "seed": 0},
+    )
+    assert everything.attrs["n"] == total
+    assert everything["value"].iloc[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_streaming_frames_match_in_memory_frames_on_one_batch(two_rates, tmp_path):
+    dir_a, dir_b, total = two_rates
+    frames = {"n": 150, "seed": 1}
+    full = run_similarity(
+        dir_a,
+        dir_b,
+        (["s0"], ["f0", "f1"]),
+        "linear_cka_debiased",
+        "frame",
+        tmp_path / "a.parquet",
+        CONTROLS,
+        frames,
+    )
+    streamed = run_similarity(
+        dir_a,
+        dir_b,
+        (["s0"], ["f0", "f1"]),
+        "linear_cka_minibatch",
+        "frame",
+        tmp_path / "b.parquet",
+        CONTROLS,
+        frames,
+    )
+    np.testing.assert_allclose(streamed["value"], full["value"], atol=1e-6)
+    assert streamed.attrs["minibatches"] == 1
+
+
+def test_frames_of_different_utterances_are_refused(two_rates, tmp_path):
+    dir_a, _, _ = two_rates
+    rng = np.random.default_rng(1)
+    other = write_frames(
+        tmp_path,
+        "other",
+        100.0,
+        {"f0": [rng.normal(size=(9, 5))] * 6},
+        [f"utt{i}" for i in (1, 0, 2, 3, 4, 5)],
+    )
+    with pytest.raises(ValueError, match="not on identical utterances"):
+        run_similarity(
+            dir_a,
+            other,
+            (["s0"], ["f0"]),
+            "linear_cka",
+            "frame",
+            tmp_path / "x.parquet",
+            CONTROLS,
+            {"n": 50, "seed": 0},
+        )
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_averaging_only_the_picked_frames_equals_picking_from_all():
+    rng = np.random.default_rng(0)
+    counts, keep = np.array([7, 5, 9]), np.array([3, 2, 4])
+    fast, picked = rng.normal(size=(21, 3)), np.array([0, 2, 3, 6, 8])
+    every = average_to_slow(fast, counts, keep, 0.5)
+    np.testing.assert_array_equal(average_to_slow(fast, counts, keep, 0.5, picked), every[picked])
+    assert len(every) == keep.sum()
