@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from strata.features.shards import ShardWriter
-from strata.similarity import read_similarity
+from strata.similarity import MEASURES, read_similarity
 from strata.similarity.frames import aligned_counts, average_to_slow, choose_frames
 from strata.similarity.run import run_similarity
 
@@ -177,3 +177,19 @@ def test_averaging_only_the_picked_frames_equals_picking_from_all():
     every = average_to_slow(fast, counts, keep, 0.5)
     np.testing.assert_array_equal(average_to_slow(fast, counts, keep, 0.5, picked), every[picked])
     assert len(every) == keep.sum()
+
+
+@pytest.mark.parametrize("measure", sorted(MEASURES))
+def test_every_selectable_measure_runs_as_a_frame_level_job(two_rates, tmp_path, measure):
+    dir_a, dir_b, _ = two_rates
+    controls = {"bootstrap": 5, "permutations": 4, "confidence": 0.9, "seed": 0}
+    table = run_similarity(
+        dir_a, dir_b, (["s0"], ["f0", "f1"]), measure, "frame",
+        tmp_path / "m.parquet", controls, {"n": 120, "seed": 0},
+    )  # fmt: skip
+    props = table.attrs["properties"]
+    same, noisy = table["value"]
+    identical = 1.0 if props["higher_is_similar"] else 0.0
+    assert same == pytest.approx(identical, abs=1e-6)  # the aligned signal is the same
+    assert abs(noisy - identical) > abs(same - identical)
+    assert table["p"].notna().all() and table["ci_low"].notna().all()
