@@ -2,7 +2,7 @@
 from itertools import combinations_with_replacement
 
 from strata.models import layer_specs
-from strata.models.twins import SUFFIX, with_twins
+from strata.models.twins import twin_of, with_twins
 from strata.probes.kinds import TASK_KINDS
 
 
@@ -46,13 +46,9 @@ def model_pairs():
     pairs = config["similarity"]["pairs"]
     if pairs == "all":
         return list(combinations_with_replacement(MODELS, 2))
-    controlled = [p for a, b in pairs for p in [(a, b), (twin_of(a), twin_of(b))]]
-    return list(dict.fromkeys(controlled))
-
-
-def twin_of(model):
-    """A model's random twin where it has one, else the model itself."""
-    return model + SUFFIX if model + SUFFIX in MODELS else model
+    listed = [tuple(pair) for pair in pairs]
+    controls = [(twin_of(a, MODELS), twin_of(b, MODELS)) for a, b in listed]
+    return list(dict.fromkeys(p for pair in zip(listed, controls) for p in pair))
 
 
 def dataset_slice(wildcards):

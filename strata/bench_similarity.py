@@ -56,14 +56,6 @@ def gemm_rate(n: int, d: int, block: int, repeats: int = 20) -> float:
     return 2 * block * block * d * repeats / best
 
 
-def self_gram_flops(n: int, dims: list[int], block: int) -> float:
-    """Operations of the blocked path for a model against itself: each layer's Gram blocks
-    (I ≤ J) once, plus the pair products of the stacked blocks."""
-    sizes = np.diff([*range(0, n, block), n])
-    cells = sum(int(a) * int(b) for i, a in enumerate(sizes) for b in sizes[i:])
-    return 2.0 * cells * (sum(dims) + len(dims) * len(dims))
-
-
 def exact_matrix(n: int = 4096, d: int = 768, layers: int = 25, sample: int = 8) -> dict:
     from strata.similarity import linear
 
@@ -80,7 +72,7 @@ def exact_matrix(n: int = 4096, d: int = 768, layers: int = 25, sample: int = 8)
         matrix = linear.linear_cka_matrix(linear.centre_layers(xs, names), None, False)
         times.append(time.perf_counter() - start)
     ours = min(times)
-    flops = self_gram_flops(n, [d] * layers, linear.BLOCK_ROWS)
+    flops = linear.gram_flops(n, [d] * layers, None)
     rate = gemm_rate(n, d, linear.BLOCK_ROWS)
     diff = max(abs(matrix[i, j] - r) for (i, j), r in zip(pairs, reference, strict=True))
     return {

@@ -54,13 +54,14 @@ def test_merge_sections_replaces_same_titled_sections_and_keeps_the_rest():
 
 
 def test_similarity_bench_measures_agreement_and_streams_small_sizes():
-    from strata.bench_similarity import exact_matrix, self_gram_flops, streaming_worker
+    from strata.bench_similarity import exact_matrix, streaming_worker
+    from strata.similarity.linear import gram_flops
 
     row = exact_matrix(n=300, d=16, layers=3, sample=4)
     assert row["max |difference| from the per-pair float64 values (4 pairs)"] < 1e-6
     assert (
         row["operations of the blocked Gram path (GFLOP)"]
-        == self_gram_flops(300, [16] * 3, 1024) / 1e9
+        == gram_flops(300, [16] * 3, None, 1024) / 1e9
         == 2 * 300 * 300 * (48 + 9) / 1e9
     )  # one block: every cell once
     stream = streaming_worker(n=5000, d=8, layers=2, batch=1000)

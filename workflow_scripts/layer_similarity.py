@@ -4,6 +4,7 @@ from pathlib import Path
 
 import _checkout  # noqa: F401 - the checkout's strata, also in conda envs
 
+from strata.similarity.matrix import matrix_of
 from strata.similarity.run import run_similarity
 from strata.workflow import rule_logging
 
@@ -19,5 +20,4 @@ with rule_logging(smk) as log:
         controls=dict(smk.params.controls),
         frames=dict(smk.params.frames),
     )
-    matrix = table.pivot(index="layer_a", columns="layer_b", values="value")
-    log.info("n=%d\n%s", table.attrs["n"], matrix.round(3).to_string())
+    log.info("n=%d\n%s", table.attrs["n"], matrix_of(table).round(3).to_string())

@@ -12,7 +12,7 @@ and its features are not recomputed unless its seed or the original changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +33,11 @@ def with_twins(models: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
         if "random_twin" in cfg:
             out[name + SUFFIX] = {**out[name], "twin_seed": cfg["random_twin"]["seed"]}
     return out
+
+
+def twin_of(model: str, models: Collection[str]) -> str:
+    """A model's random twin where ``models`` has one, else the model itself."""
+    return model + SUFFIX if model + SUFFIX in models else model
 
 
 def original(cfg: Mapping[str, Any]) -> dict[str, Any]:

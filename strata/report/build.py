@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
-from strata.models.twins import SUFFIX as TWIN
+from strata.models.twins import twin_of
 from strata.report.figures import cross_model_lines, probe_curve, similarity_panels, usage_bars
 from strata.similarity import read_similarity_table
 
@@ -86,10 +86,6 @@ def _save(fig: Figure, path: Path, provenance: str) -> str:
     return base64.b64encode(data).decode()
 
 
-def _twin(model: str, models: set[str]) -> str:
-    return model + TWIN if model + TWIN in models else model
-
-
 def similarity_figures(files: list[Path], figure_dir: Path, source: str):
     """Per (level, measure, pair): the pair's heatmap, its random-twin control beside it and
     the interval widths; per cross-model pair, each layer of A against every layer of B (the
@@ -105,7 +101,7 @@ def similarity_figures(files: list[Path], figure_dir: Path, source: str):
     for (level, measure, a, b), table in by_key.items():
         n = table.attrs["n"]
         title = f"{measure}, {level} level: {a} × {b} (n={n})"
-        control = by_key.get((level, measure, _twin(a, models), _twin(b, models)))
+        control = by_key.get((level, measure, twin_of(a, models), twin_of(b, models)))
         shown = [table] + ([control] if control is not None and control is not table else [])
         titles = [f"{a} × {b}"] + [
             f"control: {c.attrs['model_a']} × {c.attrs['model_b']}" for c in shown[1:]

@@ -14,6 +14,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from strata.similarity.matrix import matrix_of  # noqa: E402
+
 
 def probe_curve(table: pd.DataFrame, task: str, metric: str) -> Figure:
     """Test score against relative depth, one line per model with its confidence band; the
@@ -83,10 +85,7 @@ def _heatmap(ax, fig, matrix: pd.DataFrame, p: pd.DataFrame | None, style, title
 def similarity_panels(tables: list[pd.DataFrame], titles: list[str]) -> Figure:
     """One heatmap per table (a pair, then its random-twin control), then the first table's
     interval widths. Rows: layers of A (first at the bottom); columns: layers of B."""
-    pivot = [t.pivot(index="layer_a", columns="layer_b", values="value") for t in tables]
-    pivot = [m.loc[t.attrs["rows"], t.attrs["columns"]] for m, t in zip(pivot, tables, strict=True)]
-    for m, t in zip(pivot, tables, strict=True):
-        m.index.name, m.columns.name = t.attrs["model_a"], t.attrs["model_b"]
+    pivot = [matrix_of(t) for t in tables]
     props = tables[0].attrs["properties"]
     style = _colour(props, np.concatenate([m.to_numpy().ravel() for m in pivot]))
     n_rows, n_cols = pivot[0].shape
@@ -97,14 +96,14 @@ def similarity_panels(tables: list[pd.DataFrame], titles: list[str]) -> Figure:
         squeeze=False,
     )
     for ax, m, t, title in zip(axes[0], pivot, tables, titles, strict=False):
-        p = t.pivot(index="layer_a", columns="layer_b", values="p").loc[m.index, m.columns]
+        p = matrix_of(t, "p")
         _heatmap(ax, fig, m, None if p.isna().all().all() else p, style, title)
     first = tables[0]
-    width = (first["ci_high"] - first["ci_low"]).to_numpy().reshape(n_rows, n_cols)
+    width = matrix_of(first, "ci_high") - matrix_of(first, "ci_low")
     _heatmap(
         axes[0][-1],
         fig,
-        pd.DataFrame(width, pivot[0].index, pivot[0].columns),
+        width,
         None,
         {"cmap": "Greys", "vmin": 0.0},
         "CI width",

@@ -48,12 +48,12 @@ def with_controls(
 ) -> CellStats:
     """Values of ``measure`` on in-memory layers (``ys`` None: A against itself) with controls;
     ``groups[i]`` is the resampling unit of row i."""
-    draws = _draws(len(groups), groups, controls)
     if measure.properties.streaming:
         acc = measure.accumulate(  # type: ignore[attr-defined]
             (xs, names[0]), None if ys is None else (ys, names[1]), controls.permutations
         )
         return accumulator_stats(acc, measure, controls)
+    draws = _draws(groups, controls)
     a = measure.prepare(xs, names[0])
     value = measure.compare(a, None if ys is None else measure.prepare(ys, names[1]))
     side_b = xs if ys is None else ys
@@ -65,11 +65,11 @@ def with_controls(
     return _stats(value, np.array(null), np.array(boot), measure, controls)
 
 
-def _draws(n: int, groups: np.ndarray, controls: Controls):
+def _draws(groups: np.ndarray, controls: Controls):
     """The permutations of B's rows and the bootstrap resamples, from the seed alone. (A
     permutation null re-prepares only B: A's prepared state, e.g. its Gram blocks, is kept.)"""
     rng = np.random.default_rng([controls.seed, 1])
-    perms = [rng.permutation(n) for _ in range(controls.permutations)]
+    perms = [rng.permutation(len(groups)) for _ in range(controls.permutations)]
     return perms, bootstrap_rows(groups, controls.bootstrap, controls.seed)
 
 

@@ -129,6 +129,11 @@ def unbiased_hsic(inner: np.ndarray, ones_a: np.ndarray, ones_b: np.ndarray, n: 
     return (inner + sums - rows) / (n * (n - 3))
 
 
+def self_unbiased_hsic(inner: np.ndarray, ones: np.ndarray, n: int) -> np.ndarray:
+    """Unbiased HSIC of each layer with itself from ⟨K̃, K̃⟩ per layer and K̃1."""
+    return np.diag(unbiased_hsic(np.diag(inner), ones, ones, n))
+
+
 def feature_inner_products(a: Layers, b: Layers | None) -> tuple[np.ndarray, ...]:
     """The same sums as :func:`block_inner_products` via ‖XᵀY‖²_F, in float64: one GEMM of
     all of A's layers (stacked) per layer of B."""
@@ -162,12 +167,15 @@ def choose_path(n: int, dims_a: Sequence[int], dims_b: Sequence[int] | None) -> 
     return "gram" if gram <= features else "features"
 
 
-def gram_flops(n: int, dims_a: Sequence[int], dims_b: Sequence[int], block: int = BLOCK_ROWS):
-    """Floating-point operations of the Gram path as blocked here (for the benchmark)."""
-    edges = list(range(0, n, block)) + [n]
-    sizes = np.diff(edges)
-    pairs = sum(int(si) * int(sj) for i, si in enumerate(sizes) for sj in sizes[i:])
-    return 2 * pairs * (sum(dims_a) + sum(dims_b) + len(dims_a) * len(dims_b))
+def gram_flops(
+    n: int, dims_a: Sequence[int], dims_b: Sequence[int] | None, block: int = BLOCK_ROWS
+) -> int:
+    """Floating-point operations of the Gram path as blocked here (``dims_b`` None: A against
+    itself): each layer's blocks I ≤ J once, plus the pair products of the stacked blocks."""
+    sizes = np.diff([*range(0, n, block), n])
+    cells = sum(int(si) * int(sj) for i, si in enumerate(sizes) for sj in sizes[i:])
+    widths = sum(dims_a) + (0 if dims_b is None else sum(dims_b))
+    return 2 * cells * (widths + len(dims_a) * len(dims_a if dims_b is None else dims_b))
 
 
 def linear_cka_matrix(
@@ -192,8 +200,8 @@ def linear_cka_matrix(
             sq_b = sq_b - np.einsum("ij,ij->i", side_b.row_sq, side_b.row_sq)
     if debiased:
         cross = unbiased_hsic(cross, a.k_ones, side_b.k_ones, n)
-        sq_a = np.diag(unbiased_hsic(np.diag(sq_a), a.k_ones, a.k_ones, n))
-        sq_b = np.diag(unbiased_hsic(np.diag(sq_b), side_b.k_ones, side_b.k_ones, n))
+        sq_a = self_unbiased_hsic(sq_a, a.k_ones, n)
+        sq_b = self_unbiased_hsic(sq_b, side_b.k_ones, n)
     return cross / np.sqrt(np.outer(_positive(sq_a, a.names), _positive(sq_b, side_b.names)))
 
 

@@ -76,7 +76,8 @@ def read_similarity_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _pivot(table: pd.DataFrame, column: str) -> pd.DataFrame:
+def matrix_of(table: pd.DataFrame, column: str = "value") -> pd.DataFrame:
+    """One column of a long-form table (with its metadata) as the labelled matrix."""
     meta = table.attrs
     matrix = table.pivot(index="layer_a", columns="layer_b", values=column)
     matrix = matrix.loc[meta["rows"], meta["columns"]]
@@ -88,4 +89,4 @@ def _pivot(table: pd.DataFrame, column: str) -> pd.DataFrame:
 def read_similarity(path: str | Path, column: str = "value") -> pd.DataFrame:
     """One column (``value``, ``ci_low``, ``ci_high`` or ``p``) as a labelled matrix: index the
     layers of A, columns the layers of B, metadata in ``df.attrs``."""
-    return _pivot(read_similarity_table(path), column)
+    return matrix_of(read_similarity_table(path), column)

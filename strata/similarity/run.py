@@ -15,7 +15,6 @@ from strata.similarity.controls import CellStats, Controls, accumulator_stats, w
 from strata.similarity.frames import FrameSide, aligned_chunks, plan_frames
 from strata.similarity.matrix import ids_digest, long_form, write_similarity
 from strata.similarity.measures import Measure, get_measure
-from strata.similarity.streaming import HSICAccumulator, minibatches
 
 
 def run_similarity(
@@ -93,11 +92,9 @@ def _frames(m: Measure, dir_a, dir_b, layers, same, ctl, frames) -> tuple[CellSt
         "frame_rates": [side_a.rate, side_b.rate],
     }
     if m.properties.streaming:
-        acc = HSICAccumulator(layers[0], None if same else layers[1], ctl.permutations, ctl.seed)
-        rng = np.random.default_rng(ctl.seed)
         pairs = ((xs, ys) for xs, ys, _ in chunks)
-        for batch_a, batch_b in minibatches(pairs, m.batch_size, rng):  # type: ignore[attr-defined]
-            acc.update(batch_a, batch_b)
+        names_b = None if same else layers[1]
+        acc = m.stream(pairs, layers[0], names_b, ctl.permutations, ctl.seed)  # type: ignore[attr-defined]
         return accumulator_stats(acc, m, ctl), {**info, "minibatches": len(acc.cross)}
     parts = list(chunks)
     xs = [np.concatenate(p) for p in zip(*(c[0] for c in parts), strict=True)]

@@ -42,7 +42,6 @@ class HSICAccumulator:
         self.self_a: list[np.ndarray] = []
         self.self_b: list[np.ndarray] = []
         self.null: list[np.ndarray] = []  # per batch (K, L_A, L_B)
-        self.rows = 0
         self._buffers: linear._Buffers | None = None
 
     def update(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None) -> None:
@@ -70,10 +69,9 @@ class HSICAccumulator:
 
     def _add(self, cross, sq_a, sq_b, a, b, m, null) -> None:
         self.cross.append(linear.unbiased_hsic(cross, a.k_ones, b.k_ones, m))
-        self.self_a.append(_self_hsic(sq_a, a.k_ones, m))
-        self.self_b.append(_self_hsic(sq_b, b.k_ones, m))
+        self.self_a.append(linear.self_unbiased_hsic(sq_a, a.k_ones, m))
+        self.self_b.append(linear.self_unbiased_hsic(sq_b, b.k_ones, m))
         self.null.append(np.array(null))
-        self.rows += m
 
     def _permuted(self, grams_a, grams_b, a, b, m) -> np.ndarray:
         p = self.rng.permutation(m)
@@ -92,12 +90,6 @@ class HSICAccumulator:
         """(K, L_A, L_B) CKA under the permutation null."""
         pick = np.arange(len(self.cross))
         return np.mean(self.null, axis=0) / _denominator(self, pick)
-
-
-def _self_hsic(sq: np.ndarray, ones: np.ndarray, m: int) -> np.ndarray:
-    inner = np.zeros((len(sq), len(sq)))
-    np.fill_diagonal(inner, sq)
-    return np.diag(linear.unbiased_hsic(inner, ones, ones, m))
 
 
 def _denominator(acc: HSICAccumulator, pick: np.ndarray) -> np.ndarray:
@@ -185,10 +177,21 @@ class MinibatchCKA(Measure):
         return self.accumulate(a, b).cka()
 
     def accumulate(self, a, b, permutations: int = 0) -> HSICAccumulator:
+        """In-memory layers (prepared ``a``, ``b``) as one chunk."""
         xs, names_a = a
         ys, names_b = (None, None) if b is None else b
-        acc = HSICAccumulator(names_a, names_b, permutations, self.seed)
-        rng = np.random.default_rng(self.seed)
-        for batch_a, batch_b in minibatches([(xs, ys)], self.batch_size, rng):
+        return self.stream([(xs, ys)], names_a, names_b, permutations, self.seed)
+
+    def stream(
+        self,
+        chunks: Iterable[tuple[list[np.ndarray], list[np.ndarray] | None]],
+        names_a: Sequence[str],
+        names_b: Sequence[str] | None,
+        permutations: int,
+        seed: int,
+    ) -> HSICAccumulator:
+        """Row chunks, re-cut into shuffled minibatches, accumulated."""
+        acc = HSICAccumulator(names_a, names_b, permutations, seed)
+        for batch_a, batch_b in minibatches(chunks, self.batch_size, np.random.default_rng(seed)):
             acc.update(batch_a, batch_b)
         return acc

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from toy_shards import write_model
 
-from strata.features.shards import ShardWriter
 from strata.similarity import MEASURES, read_similarity
 from strata.similarity.frames import aligned_counts, average_to_slow, choose_frames
 from strata.similarity.run import run_similarity
@@ -42,32 +42,6 @@ def test_frame_choice_is_deterministic_and_without_replacement():
     np.testing.assert_array_equal(choose_frames(counts, 500, seed=0), np.arange(100))
 
 
-def write_frames(root, model, rate, layers, ids):
-    """layers: name -> list of per-utterance (frames, dim) arrays."""
-    for index, (name, per_utt) in enumerate(layers.items()):
-        meta = {
-            "model": model,
-            "dataset": "toy",
-            "layer": name,
-            "layer_index": index,
-            "frame_rate": rate,
-            "weights_sha256": model,
-            "manifest_sha256": "m",
-        }
-        frames = ShardWriter(
-            root / model / f"{name}.frames.parquet", per_utt[0].shape[1], "frame", meta
-        )
-        pooled = ShardWriter(
-            root / model / f"{name}.parquet", per_utt[0].shape[1], "utterance", meta
-        )
-        for utt, x in zip(ids, per_utt, strict=True):
-            frames.write([utt] * len(x), x, np.arange(len(x)))
-            pooled.write([utt], x.mean(0, keepdims=True))
-        frames.close()
-        pooled.close()
-    return root / model
-
-
 @pytest.fixture
 def two_rates(tmp_path):
     """A 50 Hz model and a 100 Hz model whose two frames per 50 Hz frame average to it
@@ -81,8 +55,8 @@ def two_rates(tmp_path):
         for x, e in zip(slow, wiggle, strict=True)
     ]
     noise = [x + 3 * rng.normal(size=x.shape) for x in fast]
-    dir_a = write_frames(tmp_path, "slow", 50.0, {"s0": slow}, ids)
-    dir_b = write_frames(tmp_path, "fast", 100.0, {"f0": fast, "f1": noise}, ids)
+    dir_a = write_model(tmp_path, "slow", {"s0": slow}, ids, rate=50.0)
+    dir_b = write_model(tmp_path, "fast", {"f0": fast, "f1": noise}, ids, rate=100.0)
     return dir_a, dir_b, sum(len(x) for x in slow)
 
 
@@ -149,12 +123,12 @@ def test_streaming_frames_match_in_memory_frames_on_one_batch(two_rates, tmp_pat
 def test_frames_of_different_utterances_are_refused(two_rates, tmp_path):
     dir_a, _, _ = two_rates
     rng = np.random.default_rng(1)
-    other = write_frames(
+    other = write_model(
         tmp_path,
         "other",
-        100.0,
         {"f0": [rng.normal(size=(9, 5))] * 6},
         [f"utt{i}" for i in (1, 0, 2, 3, 4, 5)],
+        rate=100.0,
     )
     with pytest.raises(ValueError, match="not on identical utterances"):
         run_similarity(

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import similarity_references as ref
+from toy_shards import write_model
 
-from strata.features.shards import ShardWriter
 from strata.similarity import read_similarity, read_similarity_table, similarity_matrix
 from strata.similarity.matrix import COLUMNS
 from strata.similarity.run import run_similarity
@@ -21,26 +21,10 @@ def _layers(seed: int, n: int = 30) -> dict[str, np.ndarray]:
     }
 
 
-def _write_model(root, model, layers, ids):
-    for index, (name, x) in enumerate(layers.items()):
-        meta = {
-            "model": model,
-            "dataset": "toy",
-            "layer": name,
-            "layer_index": index,
-            "weights_sha256": model * 4,
-            "manifest_sha256": "m",
-        }
-        writer = ShardWriter(root / model / f"{name}.parquet", x.shape[1], "utterance", meta)
-        writer.write(ids, x)
-        writer.close()
-    return root / model
-
-
 def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
     ids = [f"u{i:02d}" for i in range(30)]
-    dir_a = _write_model(tmp_path, "aa", _layers(0), ids)
-    dir_b = _write_model(tmp_path, "bb", _layers(1), ids)
+    dir_a = write_model(tmp_path, "aa", _layers(0), ids)
+    dir_b = write_model(tmp_path, "bb", _layers(1), ids)
     out = tmp_path / "sim.parquet"
     run_similarity(
         dir_a,
@@ -77,7 +61,7 @@ def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
 
 def test_a_self_pair_prepares_once_and_is_symmetric_with_unit_diagonal(tmp_path):
     ids = [f"u{i:02d}" for i in range(30)]
-    dir_a = _write_model(tmp_path, "aa", _layers(0), ids)
+    dir_a = write_model(tmp_path, "aa", _layers(0), ids)
     names = ["l0", "l1", "l2"]
     run_similarity(
         dir_a, dir_a, (names, names), "linear_cka", "utterance", tmp_path / "self.parquet", CONTROLS
@@ -89,8 +73,8 @@ def test_a_self_pair_prepares_once_and_is_symmetric_with_unit_diagonal(tmp_path)
 
 def test_run_refuses_a_different_utterance_order(tmp_path):
     ids = [f"u{i:02d}" for i in range(30)]
-    dir_a = _write_model(tmp_path, "aa", _layers(0), ids)
-    dir_b = _write_model(tmp_path, "bb", _layers(1), ids[::-1])
+    dir_a = write_model(tmp_path, "aa", _layers(0), ids)
+    dir_b = write_model(tmp_path, "bb", _layers(1), ids[::-1])
     with pytest.raises(ValueError, match="not on identical utterances"):
         run_similarity(
             dir_a,
