@@ -77,10 +77,12 @@ def read_similarity_table(path: str | Path) -> pd.DataFrame:
 
 
 def matrix_of(table: pd.DataFrame, column: str = "value") -> pd.DataFrame:
-    """One column of a long-form table (with its metadata) as the labelled matrix."""
+    """One column of a long-form table as the labelled matrix, layers in the table's order."""
     meta = table.attrs
     matrix = table.pivot(index="layer_a", columns="layer_b", values=column)
-    matrix = matrix.loc[meta["rows"], meta["columns"]]
+    matrix = matrix.loc[
+        list(dict.fromkeys(table["layer_a"])), list(dict.fromkeys(table["layer_b"]))
+    ]
     matrix.index.name, matrix.columns.name = meta.get("model_a"), meta.get("model_b")
     matrix.attrs.update(meta)
     return matrix

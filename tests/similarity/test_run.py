@@ -1,12 +1,13 @@
 """One similarity job at the utterance level: the long-form table, its reader, its checks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import similarity_references as ref
 from toy_shards import write_model
 
 from strata.similarity import read_similarity, read_similarity_table, similarity_matrix
-from strata.similarity.matrix import COLUMNS
+from strata.similarity.matrix import COLUMNS, matrix_of
 from strata.similarity.run import run_similarity
 
 CONTROLS = {"bootstrap": 30, "permutations": 19, "confidence": 0.9, "seed": 0}
@@ -26,7 +27,7 @@ def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
     dir_a = write_model(tmp_path, "aa", _layers(0), ids)
     dir_b = write_model(tmp_path, "bb", _layers(1), ids)
     out = tmp_path / "sim.parquet"
-    run_similarity(
+    returned = run_similarity(
         dir_a,
         dir_b,
         (["l0", "l1", "l2"], ["l0", "l2"]),
@@ -57,6 +58,8 @@ def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
     assert list(matrix.index) == ["l0", "l1", "l2"] and list(matrix.columns) == ["l0", "l2"]
     assert matrix.loc["l1", "l2"] == cell["value"]
     assert read_similarity(out, "p").loc["l1", "l2"] == cell["p"]
+    # The table a job returns (as the rule logs it) gives the same matrix as the file.
+    pd.testing.assert_frame_equal(matrix_of(returned), matrix, check_like=False)
 
 
 def test_a_self_pair_prepares_once_and_is_symmetric_with_unit_diagonal(tmp_path):
