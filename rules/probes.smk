@@ -9,6 +9,8 @@ rule train_probe:
         "logs/train_probe/{model}/{dataset}/{task}/{layer}.log",
     benchmark:
         "benchmarks/train_probe/{model}/{dataset}/{task}/{layer}.tsv"
+    group:
+        "probes"
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -35,6 +37,8 @@ rule train_weighted_probe:
         "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
     # The longest probe jobs (the CTC weighted sums): started first, they do not end the run alone.
     priority: 1
+    group:
+        "probes"
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -47,6 +51,10 @@ rule train_weighted_probe:
         layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
     script:
         "../workflow_scripts/train_weighted_probe.py"
+
+
+localrules:
+    summarise_probes,
 
 
 rule summarise_probes:

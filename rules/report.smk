@@ -1,3 +1,7 @@
+localrules:
+    report,
+
+
 rule report:
     input:
         probe_tables=list(probe_summaries().values()),

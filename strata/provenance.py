@@ -54,11 +54,18 @@ def code_version() -> str:
     return f"{strata.__version__}+{commit}"
 
 
+def scheduler_job() -> dict[str, str]:
+    """The batch job an artifact was made in (SLURM's job id and node), when there is one."""
+    keys = {"SLURM_JOB_ID": "slurm_job_id", "SLURMD_NODENAME": "slurm_node"}
+    return {name: os.environ[key] for key, name in keys.items() if key in os.environ}
+
+
 def provenance(config_slice: Any, **fields: Any) -> dict[str, Any]:
     """The provenance record every artifact carries."""
     return {
         "code_version": code_version(),
         "config": config_slice,
         "config_sha256": config_digest(config_slice),
+        **scheduler_job(),
         **fields,
     }

@@ -60,7 +60,12 @@ def test_slurm_settings_are_the_slurm_profiles():
     assert args.jobs == written["jobs"]
     assert args.keep_going is written["keep-going"]
     assert args.slurm_status_command == written["slurm-status-command"]
-    assert args.resources == {}  # the workstation's memory cap is not applied on the cluster
+    # The cluster's memory limit (per group job), not the workstation's cap.
+    limits = dict(item.split("=") for item in written["resources"])
+    assert args.resources == {name: int(value) for name, value in limits.items()}
+    assert args.retries == written["retries"] >= 1
+    groups = dict(item.split("=") for item in written["group-components"])
+    assert args.group_components == {name: int(n) for name, n in groups.items()}
     assert (
         args.set_resources["extract_features"]["mem_mb"].value
         == (written["set-resources"]["extract_features"]["mem_mb"])

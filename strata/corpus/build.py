@@ -23,7 +23,7 @@ from strata.corpus.lexicon import phones
 from strata.corpus.manifest import TRIALS_SCHEMA, write_manifest, write_trials
 from strata.corpus.plan import Utterance, plan
 from strata.manifest import read_manifest
-from strata.provenance import code_version, sha256_file
+from strata.provenance import provenance, sha256_file
 
 # Small jobs keep both workers busy to the end; festival pays one voice load per job.
 JOB_SIZE = 16
@@ -93,7 +93,7 @@ def build_corpus(cfg: Mapping[str, Any], out_dir: Path, threads: int = 1) -> pd.
     rows = [
         row | {name: split[row["utt_id"]] for name, split in columns.items()} for row in rendered
     ]
-    meta = {"config": dict(cfg), "code_version": code_version()}
+    meta = provenance(dict(cfg))
     checksum = write_manifest(pd.DataFrame(rows), out_dir / "manifest.parquet", meta)
     trials = pd.DataFrame(corpus.trials, columns=TRIALS_SCHEMA.names)
     write_trials(trials, out_dir / "trials.parquet", {"manifest_sha256": checksum, **meta})

@@ -19,7 +19,7 @@ import soundfile as sf
 from strata.io import write_parquet
 from strata.manifest import manifest_checksum
 from strata.models.base import SAMPLE_RATE
-from strata.provenance import code_version, sha256_file
+from strata.provenance import provenance, sha256_file
 
 log = logging.getLogger(__name__)
 # The shortest audio every model adapter can take: one 25 ms analysis window at 16 kHz.
@@ -112,8 +112,7 @@ def write_manifest(df: pd.DataFrame, out_dir: Path, cfg: Mapping[str, Any], **ex
     df = df.reset_index(drop=True)
     meta = {
         "manifest_sha256": manifest_checksum(df, [c for c in df.columns if c != "path"]),
-        "config": dict(cfg),
-        "code_version": code_version(),
+        **provenance(dict(cfg)),
         **extra,
     }
     write_parquet(
