@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 CORES ?= all
 # Offline TTS voices for the embedded corpus.
 APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-# Headless Chromium renders the HTML report in the report test.
-APT_TEST := chromium
+# Headless Chromium renders the HTML report in the report test; a private single-node SLURM
+# cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
+APT_TEST := chromium munge slurmctld slurmd slurm-client
 
 .PHONY: setup voices run test test-fast bench lint fmt dag clean
 
@@ -45,6 +46,7 @@ test-fast: setup
 	$(VENV)/bin/pytest -q -m "not e2e"
 
 bench: setup voices
+	$(call ensure_apt,$(APT_TEST))
 	$(PY) -m strata.bench --out docs/benchmarks.md
 
 lint: setup

@@ -14,6 +14,9 @@ if not workflow.config_settings.configfiles:
 validate_config(config)
 
 
+report: "docs/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"

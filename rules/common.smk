@@ -1,6 +1,7 @@
 # Helpers shared by the stages: target lists and the exact config slice each rule depends on.
 from itertools import combinations_with_replacement
 
+from strata.datasets.listing import audio_files
 from strata.models import layer_specs
 from strata.models.twins import twin_of, with_twins
 from strata.probes.kinds import TASK_KINDS
@@ -55,10 +56,14 @@ def dataset_slice(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
-def user_manifest_of(wildcards):
-    """A user's manifest file is an input (edits re-import it); the embedded corpus has none."""
+def user_files_of(wildcards):
+    """A user's manifest and the audio it lists are inputs (an edit to either re-imports it);
+    the embedded corpus and the corpus recipes have none (their roots are read in the job).
+    """
     dataset = dataset_slice(wildcards)
-    return [dataset["path"]] if dataset["kind"] == "manifest" else []
+    if dataset["kind"] != "manifest":
+        return []
+    return [dataset["path"], *audio_files(dataset)]
 
 
 def model_slice(wildcards):

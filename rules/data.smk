@@ -1,6 +1,6 @@
 rule prepare_dataset:
     input:
-        user_manifest_of,
+        user_files_of,
     output:
         directory("results/data/{dataset}"),
     log:

@@ -61,12 +61,14 @@ rule summarise_probes:
     input:
         probe_metrics_of_task,
     output:
-        table=report(
-            "results/probes/summary/{dataset}/{task}.parquet",
+        table="results/probes/summary/{dataset}/{task}.parquet",
+        csv=report(
+            "results/probes/summary/{dataset}/{task}.csv",
+            caption="../docs/report/probe_table.rst",
             category="Probes",
-            labels={"task": "{task}", "table": "parquet"},
+            subcategory="Tables",
+            labels={"task": "{task}"},
         ),
-        csv="results/probes/summary/{dataset}/{task}.csv",
     log:
         "logs/summarise_probes/{dataset}/{task}.log",
     benchmark:

@@ -1,3 +1,13 @@
+# `snakemake --report` shows strata's own page and every figure, each filed by what its name
+# says (strata/report/snakemake_report.py).
+from strata.report.snakemake_report import (
+    figure_category,
+    figure_labels,
+    figure_patterns,
+    figure_subcategory,
+)
+
+
 localrules:
     report,
 
@@ -10,8 +20,23 @@ rule report:
         models=model_cards(),
         data=f"results/data/{config['similarity']['dataset']}",
     output:
-        html="results/report/index.html",
-        figures=directory("results/report/figures"),
+        html=report(
+            "results/report/index.html",
+            caption="../docs/report/strata_report.rst",
+            category="Overview",
+            subcategory="strata report",
+            labels={"page": "results/report/index.html"},
+        ),
+        figures=report(
+            directory("results/report/figures"),
+            patterns=figure_patterns(
+                config["similarity"]["levels"], config["similarity"]["measures"]
+            ),
+            caption="../docs/report/figures.rst",
+            category=figure_category,
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
     log:
         "logs/report/report.log",
     benchmark:

@@ -3,7 +3,18 @@ rule layer_similarity:
         a="results/features/{model_a}/{dataset}",
         b="results/features/{model_b}/{dataset}",
     output:
-        "results/similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.parquet",
+        report(
+            "results/similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.parquet",
+            caption="../docs/report/similarity_table.rst",
+            category="Similarity",
+            subcategory="Tables",
+            labels={
+                "level": "{level}",
+                "measure": "{measure}",
+                "model A": "{model_a}",
+                "model B": "{model_b}",
+            },
+        ),
     log:
         "logs/layer_similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.log",
     benchmark:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,11 +25,24 @@ TRIAL_COLUMNS = ("enrollment", "test", "target")
 PARQUET_META_KEY = b"strata"
 
 
+def clear_stale(final: Path) -> None:
+    """Remove the temp files and folders a killed writer of ``final`` left beside it (a job
+    that re-runs is the only writer of its outputs, so none of them is in use)."""
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    for leftover in final.parent.glob(f".{glob.escape(final.name)}.*.tmp"):
+        if pattern.fullmatch(leftover.name):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it into place on success."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale(final)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     try:
@@ -43,6 +58,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; swap it into place on success."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp

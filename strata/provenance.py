@@ -54,10 +54,13 @@ def code_version() -> str:
     return f"{strata.__version__}+{commit}"
 
 
+# Provenance keys that say where an artifact was made, not what it holds.
+SCHEDULER_KEYS = {"SLURM_JOB_ID": "slurm_job_id", "SLURMD_NODENAME": "slurm_node"}
+
+
 def scheduler_job() -> dict[str, str]:
     """The batch job an artifact was made in (SLURM's job id and node), when there is one."""
-    keys = {"SLURM_JOB_ID": "slurm_job_id", "SLURMD_NODENAME": "slurm_node"}
-    return {name: os.environ[key] for key, name in keys.items() if key in os.environ}
+    return {name: os.environ[key] for key, name in SCHEDULER_KEYS.items() if key in os.environ}
 
 
 def provenance(config_slice: Any, **fields: Any) -> dict[str, Any]:

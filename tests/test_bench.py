@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 
 from strata.bench import merge_sections, probe_overhead, summarise_benchmarks
@@ -66,3 +68,78 @@ def test_similarity_bench_measures_agreement_and_streams_small_sizes():
     )  # one block: every cell once
     stream = streaming_worker(n=5000, d=8, layers=2, batch=1000)
     assert stream["minibatches"] == 5 and stream["diagonal_mean"] < 1.0
+
+
+DRY_RUN = """\
+Job stats:
+job                 count
+----------------  -------
+prepare_model           1
+train_probe             1
+all                     1
+total                   3
+
+
+[Thu Nov 26 14:10:14 2026]
+rule prepare_model:
+    output: results/models/m
+    wildcards: model=m
+[Thu Nov 26 14:10:14 2026] Group job probes (jobs in lexicogr. order):
+
+    [Thu Nov 26 14:10:14 2026]
+    rule train_probe:
+        input: results/features/m/d, results/data/d
+        output: results/probes/m/d/t/l0/metrics.json, results/probes/m/d/t/l0/probe.safetensors
+        wildcards: model=m, dataset=d, task=t, layer=layer_00
+
+[Thu Nov 26 14:10:14 2026]
+localrule all:
+    input: results/report/index.html
+"""
+
+
+def test_bench_dag_reads_a_dry_run_and_makes_its_outputs(tmp_path):
+    from strata.bench_dag import fake_outputs, job_counts, planned_outputs
+
+    assert job_counts(DRY_RUN) == {"prepare_model": 1, "train_probe": 1, "all": 1, "total": 3}
+    assert job_counts("Nothing to be done.") == {}
+    jobs = planned_outputs(DRY_RUN)  # the group job's indented block too; `all` has no output
+    assert [rule for rule, _ in jobs] == ["prepare_model", "train_probe"]
+    assert fake_outputs(tmp_path, jobs) == 3
+    assert (tmp_path / "results/models/m").is_dir()
+    assert (tmp_path / "results/probes/m/d/t/l0/probe.safetensors").is_file()
+
+
+def test_bench_dag_standins_resolve_as_the_hf_cache_and_state_dicts(tmp_path):
+    import yaml
+    from huggingface_hub import snapshot_download
+
+    from strata.bench_dag import make_standins
+
+    commit = "c1423ed94bb01d80a3f5ce5bc39f6026a0f4828c"
+    hf = {"family": "hf_transformers", "init": "pretrained"}
+    config = {
+        "models": {
+            "large": {**hf, "path": "microsoft/wavlm-large", "revision": commit},
+            "base": {**hf, "path": "microsoft/wavlm-base"},  # branch main
+            "dino": {
+                "family": "speechbrain_ecapa",
+                "init": "pretrained",
+                "path": "/nonexistent/checkpoint.pth",
+                "frontend": "rdino_logmel",
+            },
+        }
+    }
+    standins = make_standins(tmp_path, config, extra={"datasets": {"d": {"root": "/x"}}})
+    cache = standins.env["HF_HUB_CACHE"]
+    for hub_id, revision in (("microsoft/wavlm-large", commit), ("microsoft/wavlm-base", "main")):
+        snapshot = snapshot_download(
+            hub_id, revision=revision, cache_dir=cache, local_files_only=True
+        )
+        assert (Path(snapshot) / "config.json").is_file()
+    assert Path(standins.paths["dino"]).is_file()
+    override = yaml.safe_load(standins.override.read_text())
+    assert override == {
+        "models": {"dino": {"path": standins.paths["dino"]}},
+        "datasets": {"d": {"root": "/x"}},
+    }

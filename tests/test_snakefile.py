@@ -125,3 +125,16 @@ def test_a_config_error_stops_the_dry_run_naming_the_key(tmp_path):
     assert proc.returncode != 0
     assert "datasets.embedded.splits.verification_speakers" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_the_snakefile_imports_nothing_heavy_at_parse_time():
+    """Every Snakemake start (each cluster job's too) parses the Snakefile: the strata modules
+    it and the rules import must not pull in torch, pandas or matplotlib."""
+    sources = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
+    pattern = re.compile(r"^(?:from|import) (strata[\w.]*)", re.M)
+    imports = [f"import {m}" for path in sources for m in pattern.findall(path.read_text())]
+    assert len(imports) >= 4  # config, models, twins, probe kinds, listing, report labels
+    heavy = ["torch", "pandas", "matplotlib", "pyarrow", "transformers", "speechbrain"]
+    code = "\n".join([*imports, "import sys", f"print(sorted(set({heavy!r}) & set(sys.modules)))"])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", imports

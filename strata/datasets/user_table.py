@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from strata.datasets.common import with_audio, write_manifest
+from strata.datasets.listing import audio_root
 from strata.manifest import REQUIRED_COLUMNS, check_manifest
 from strata.provenance import sha256_file
 
@@ -47,7 +48,6 @@ def resolve_audio(
 def import_manifest(cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> pd.DataFrame:
     """Check the user's table and write it as ``out_dir/manifest.parquet``."""
     source = Path(cfg["path"]).expanduser().resolve()
-    audio_root = Path(cfg.get("audio_root", source.parent)).expanduser()
-    df = resolve_audio(read_table(source), source, audio_root, threads)
+    df = resolve_audio(read_table(source), source, audio_root(cfg), threads)
     write_manifest(df, out_dir, cfg, source=str(source), source_sha256=sha256_file(source))
     return df

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from strata.datasets import prepare_dataset
+from strata.datasets.listing import audio_files
 from strata.features.extract import load_audio
 from strata.io import read_parquet_metadata
 from strata.manifest import manifest_checksum, read_manifest
@@ -135,3 +136,27 @@ def test_stereo_and_other_rates_are_kept_counted_and_converted_on_read(
     wave = load_audio(wav / "u1.wav", 16000)
     assert len(wave) == 16000
     np.testing.assert_allclose(wave[2000:14000].numpy(), 0.05, atol=1e-3)  # the channel mean
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+@pytest.mark.parametrize("root", ["table", "audio_root"])
+def test_the_parse_time_listing_names_the_files_the_import_reads(
+    user_corpus, tmp_path, suffix, root
+):
+    """The Snakefile lists a manifest's audio as inputs without pandas; the list is exactly
+    the files the import resolves, for every table format and either base of relative paths."""
+    table = pd.read_csv(user_corpus)
+    cfg = {"kind": "manifest", "path": str(user_corpus.with_suffix(suffix))}
+    if root == "audio_root":  # paths relative to another folder
+        cfg["audio_root"] = str(user_corpus.parent / "wav")
+        table["path"] = table["path"].str.removeprefix("wav/")
+    write = {
+        ".csv": lambda p: table.to_csv(p, index=False),
+        ".tsv": lambda p: table.to_csv(p, sep="\t", index=False),
+        ".parquet": lambda p: table.to_parquet(p),
+    }
+    write[suffix](cfg["path"])
+    prepare_dataset(cfg, tmp_path / "out")
+    imported = read_manifest(tmp_path / "out" / "manifest.parquet")["path"].tolist()
+    assert audio_files(cfg) == imported
+    assert len(set(imported)) == len(table)

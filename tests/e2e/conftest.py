@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,11 @@ def reduced_config() -> dict:
     return config
 
 
+def tiny_config() -> dict:
+    """configs/smoke.yaml: the smallest study that runs every stage (one tiny WavLM)."""
+    return yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+
+
 @dataclass
 class Run:
     workdir: Path
@@ -82,9 +88,9 @@ class Run:
             raise AssertionError(f"snakemake failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
         return proc
 
-    def planned_jobs(self, config: dict | None = None) -> dict[str, int]:
+    def planned_jobs(self, config: dict | None = None, args: Sequence[str] = ()) -> dict[str, int]:
         """Rule → job count of a dry run (empty when there is nothing to do)."""
-        out = self.snakemake("-n", config=config).stdout
+        out = self.snakemake("-n", *args, config=config).stdout
         if "Job stats" not in out:
             return {}
         table = out.split("Job stats:")[1].split("\n\n")[0]
@@ -110,3 +116,9 @@ def run_dag(workdir: Path, config: dict) -> Run:
 @pytest.fixture(scope="session")
 def dag_run(tmp_path_factory) -> Run:
     return run_dag(tmp_path_factory.mktemp("dag"), reduced_config())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Run:
+    """The tiny study run once, uninterrupted, locally: the reference other executions match."""
+    return run_dag(tmp_path_factory.mktemp("tiny"), tiny_config())

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from conftest import reduced_config, run_dag
 
+from strata.models import layer_specs
+
 pytestmark = pytest.mark.e2e
 
 TASKS = {
@@ -46,3 +48,16 @@ def test_five_corpora_yield_all_six_tables(tmp_path):
         assert table["ci_low"].notna().all(), name
     page = (run.workdir / "results/report/index.html").read_text()
     assert all(f'alt="probe curve {name}"' in page for name in TASKS)
+    # A cap on one corpus re-runs that corpus's jobs only: its preparation, features, the probes
+    # of its one task (ks, every layer) with their summary, and the report.
+    capped = copy.deepcopy(config)
+    capped["datasets"]["sc"]["caps"] = {"train": 20}
+    layers = layer_specs(config["models"]["ge2e"])
+    assert run.planned_jobs(capped) == {
+        "prepare_dataset": 1,
+        "extract_features": 1,
+        "train_probe": len(layers),
+        "train_weighted_probe": 1,
+        "summarise_probes": 1,
+        "report": 1,
+    }

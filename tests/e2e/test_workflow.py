@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +195,23 @@ def test_model_change_reruns_only_that_models_jobs(dag_run):
     }
 
 
+def test_an_added_model_runs_its_jobs_and_its_new_pairs(dag_run):
+    config = dag_run.copy_config()
+    config["models"]["ecapa_b"] = {**config["models"]["ecapa_random"], "seed": 7}
+    before = len(models_of(dag_run.config))
+    only = {**config, "models": {"ecapa_b": config["models"]["ecapa_b"]}}
+    single, weighted = probe_jobs(only)
+    assert dag_run.planned_jobs(config) == {
+        "prepare_model": 1,
+        "extract_features": 1,
+        "train_probe": single,
+        "train_weighted_probe": weighted,
+        "summarise_probes": len(config["tasks"]),
+        "layer_similarity": 2 * (before + 1),  # with each model and itself, two levels
+        "report": 1,
+    }
+
+
 def test_bad_config_fails_at_parse_time_naming_the_key(dag_run):
     config = dag_run.copy_config()
     config["probe"]["learning_rate"] = 0.1
@@ -226,10 +245,14 @@ def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):
     # A user's own table: relative paths, only the columns a study needs, its own order.
     table = manifest.loc[manifest.split != "verification", ["utt_id", "path", "split", "speaker"]]
     table = table.iloc[::-1]
+    audio, listed = tmp_path / "audio", table.path.tolist()
+    for path in listed:
+        (audio / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / path, audio / path)
     csv = tmp_path / "mine.csv"
     table.to_csv(csv, index=False)
     config = dag_run.copy_config()
-    config["datasets"] = {"mine": {"kind": "manifest", "path": str(csv), "audio_root": str(corpus)}}
+    config["datasets"] = {"mine": {"kind": "manifest", "path": str(csv), "audio_root": str(audio)}}
     config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}
     config["tasks"] = {
         "speaker_id": {"kind": "classification", "dataset": "mine", "label": "speaker"}
@@ -241,3 +264,15 @@ def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):
     table = pd.read_parquet(run.workdir / "results/probes/summary/mine/speaker_id.parquet")
     assert_identifies_speakers(table)
     assert "Dataset <code>mine</code>" in (run.workdir / "results/report/index.html").read_text()
+    # Editing the table, or one audio file it lists, re-runs everything computed on the
+    # dataset: all but the model's card (the only dataset here).
+    assert run.planned_jobs() == {}
+    every_job = run.planned_jobs(args=["--forceall"])
+    on_data = {rule: n for rule, n in every_job.items() if rule != "prepare_model"}
+    time.sleep(1)
+    csv.write_text(csv.read_text() + "\n")
+    assert run.planned_jobs() == on_data
+    run.snakemake("--touch")
+    assert run.planned_jobs() == {}
+    (audio / listed[0]).write_bytes((audio / listed[1]).read_bytes())
+    assert run.planned_jobs() == on_data

@@ -1,0 +1,81 @@
+"""What a run's artifacts hold, less where they were made: for comparing two runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from safetensors import safe_open
+
+from strata.provenance import SCHEDULER_KEYS
+
+WHERE = set(SCHEDULER_KEYS.values())  # the SLURM job id and node
+
+
+def scrub(obj: Any) -> Any:
+    """``obj`` without the keys that name the batch job, at any depth."""
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items() if k not in WHERE}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
+
+
+def jobs_named(obj: Any) -> list[str]:
+    """Every SLURM job id ``obj`` records, at any depth."""
+    if isinstance(obj, dict):
+        own = [obj["slurm_job_id"]] if "slurm_job_id" in obj else []
+        return own + [j for v in obj.values() for j in jobs_named(v)]
+    return []
+
+
+def as_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def metadata(path: Path) -> Any:
+    """The provenance an artifact carries (Parquet metadata, JSON, safetensors header)."""
+    if path.suffix == ".parquet":
+        raw = pq.read_schema(path).metadata or {}
+        return {k.decode(): as_json(v.decode()) for k, v in raw.items() if k != b"pandas"}
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), "np") as f:
+            return {k: as_json(v) for k, v in (f.metadata() or {}).items()}
+    return None
+
+
+def content(path: Path) -> Any:
+    """The data of an artifact: tables without schema metadata, tensors, or raw bytes."""
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        return table.replace_schema_metadata(None).to_pydict()
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), "np") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    if path.suffix == ".json":
+        return None  # all of it is in metadata()
+    return path.read_bytes()
+
+
+def results(workdir: Path) -> list[Path]:
+    return sorted(p.relative_to(workdir) for p in (workdir / "results").rglob("*") if p.is_file())
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """The same artifacts, holding the same data and provenance, bar where jobs ran."""
+    assert results(a) == results(b)
+    for path in results(a):
+        assert scrub(metadata(a / path)) == scrub(metadata(b / path)), path
+        x, y = content(a / path), content(b / path)
+        if isinstance(x, dict) and path.suffix == ".safetensors":
+            assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x), path
+        else:
+            assert x == y, path
