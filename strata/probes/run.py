@@ -16,6 +16,7 @@ from strata.io import (
     read_columns,
     read_json,
     write_json,
+    write_parquet,
 )
 from strata.probes.checkpoint import write_probe
 from strata.probes.kinds import TASK_KINDS
@@ -150,12 +151,14 @@ def run_weighted(
 
 
 def summarise(metric_files: list[Path], parquet: Path, csv: Path):
-    """One row per metrics file, in the given (model, layer) order, as Parquet and CSV."""
+    """One row per metrics file, in the given (model, layer) order, as Parquet (with the
+    provenance of the run that summarised them) and CSV."""
     import pandas as pd
+    import pyarrow as pa
 
     table = pd.DataFrame([read_json(path) for path in metric_files])[SUMMARY_COLUMNS]
-    with atomic_path(parquet) as tmp:
-        table.to_parquet(tmp, index=False)
+    meta = provenance(None, metrics=[str(path) for path in metric_files])
+    write_parquet(pa.Table.from_pandas(table, preserve_index=False), parquet, meta)
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     return table

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from strata.features.shards import ShardWriter
-from strata.io import read_json
+from strata.io import read_json, read_parquet_metadata
 from strata.probes import classification_data, train_linear_probe
 from strata.probes.checkpoint import read_probe
 from strata.probes.linear import predict
@@ -132,6 +132,9 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     table = summarise([tmp_path / "m.json"], tmp_path / "summary.parquet", tmp_path / "s.csv")
     assert table.loc[0, "layer"] == "layer_02" and table.loc[0, "test"] == metrics["test"]
     assert pd.read_parquet(tmp_path / "summary.parquet").loc[0, "num_layers"] == 4
+    summary_meta = read_parquet_metadata(tmp_path / "summary.parquet")
+    assert summary_meta["metrics"] == [str(tmp_path / "m.json")]
+    assert summary_meta["code_version"] == metrics["provenance"]["code_version"]
     assert pd.read_csv(tmp_path / "s.csv").loc[0, "ci_high"] == pytest.approx(metrics["ci_high"])
 
 
