@@ -1,6 +1,7 @@
 # Helpers shared by the stages: target lists and the exact config slice each rule depends on.
 from itertools import combinations_with_replacement
 
+from strata.config import frame_datasets
 from strata.datasets.listing import audio_files
 from strata.models import layer_specs
 from strata.models.twins import twin_of, with_twins
@@ -21,6 +22,7 @@ wildcard_constraints:
 # The configured models, each random twin right after its model.
 MODELS = with_twins(config["models"])
 MODEL_SPECS = {name: layer_specs(m) for name, m in MODELS.items()}
+FRAME_DATASETS = frame_datasets(config)
 
 
 def layers_of(model):
@@ -64,6 +66,14 @@ def user_files_of(wildcards):
     if dataset["kind"] != "manifest":
         return []
     return [dataset["path"], *audio_files(dataset)]
+
+
+def features_slice(wildcards):
+    """The features block; frames only for a dataset some job reads frame by frame."""
+    features = config["features"]
+    if features["level"] == "frame" and wildcards.dataset not in FRAME_DATASETS:
+        return {**features, "level": "utterance"}
+    return features
 
 
 def model_slice(wildcards):

@@ -16,6 +16,6 @@ rule extract_features:
         runtime=120,
     params:
         model=model_slice,
-        features=config["features"],
+        features=features_slice,
     script:
         "../workflow_scripts/extract_features.py"

@@ -207,6 +207,20 @@ def frame_readers_need_frames(config: Mapping[str, Any]) -> None:
         raise ConfigError("features.level", "must be 'frame': similarity.levels has frame")
 
 
+def frame_datasets(config: Mapping[str, Any]) -> set[str]:
+    """The datasets some job reads frame by frame: each frame-level task's, and the similarity
+    dataset when similarity compares frames. Only these get frame shards (frames of a large
+    corpus no job reads would cost terabytes)."""
+    from strata.probes.kinds import TASK_KINDS
+
+    if config["features"]["level"] != "frame":
+        return set()
+    needed = {t["dataset"] for t in config["tasks"].values() if TASK_KINDS[t["kind"]].frames}
+    if "frame" in config["similarity"]["levels"]:
+        needed.add(config["similarity"]["dataset"])
+    return needed
+
+
 def _check_manifest_column(path: str, label: str, key: str = "label") -> None:
     """A user table's header names ``label`` (the rows are checked when it is imported);
     else a ConfigError on the task's ``key``."""

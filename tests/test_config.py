@@ -11,7 +11,14 @@ import transformers
 import yaml
 from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
 
-from strata.config import CROSS_FIELD_RULES, ConfigError, check_schema, load_schema, validate_config
+from strata.config import (
+    CROSS_FIELD_RULES,
+    ConfigError,
+    check_schema,
+    frame_datasets,
+    load_schema,
+    validate_config,
+)
 from strata.corpus.config import ENGINES
 from strata.datasets import DATASET_KINDS
 from strata.features.shards import LEVELS
@@ -321,3 +328,18 @@ def test_frame_level_similarity_needs_frame_shards(config):
         validate_config(config)
     config["similarity"]["levels"] = ["utterance"]
     validate_config(config)
+
+
+def test_frames_are_written_only_for_datasets_read_frame_by_frame(config):
+    config["datasets"]["other"] = {"kind": "manifest", "path": "x.csv"}
+    config["tasks"]["sid_other"] = {"kind": "classification", "dataset": "other", "label": "spk"}
+    assert frame_datasets(config) == {"embedded"}  # phones (PR) and frame-level similarity
+    kept = {k: t for k, t in config["tasks"].items() if t["kind"] != "phoneme_recognition"}
+    config["tasks"] = kept
+    assert frame_datasets(config) == {"embedded"}  # similarity still compares frames
+    config["similarity"]["levels"] = ["utterance"]
+    assert frame_datasets(config) == set()
+    config["tasks"]["pr_other"] = {"kind": "phoneme_recognition", "dataset": "other"}
+    assert frame_datasets(config) == {"other"}
+    config["features"]["level"] = "utterance"
+    assert frame_datasets(config) == set()

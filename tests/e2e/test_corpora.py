@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from conftest import reduced_config, run_dag
 
+from strata.config import frame_datasets
 from strata.models import layer_specs
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,9 @@ def test_five_corpora_yield_all_six_tables(tmp_path):
         assert table["ci_low"].notna().all(), name
     page = (run.workdir / "results/report/index.html").read_text()
     assert all(f'alt="probe curve {name}"' in page for name in TASKS)
+    # Frame shards only where a job reads frames: libri (PR) and vox (frame-level similarity).
+    framed = {p.parent.name for p in (run.workdir / "results/features/ge2e").glob("*/*.frames.*")}
+    assert framed == {"libri", "vox"} == frame_datasets(config)
     # A cap on one corpus re-runs that corpus's jobs only: its preparation, features, the probes
     # of its one task (ks, every layer) with their summary, and the report.
     capped = copy.deepcopy(config)
