@@ -71,9 +71,9 @@ def user_files_of(wildcards):
 def features_slice(wildcards):
     """The features block; frames only for a dataset some job reads frame by frame."""
     features = config["features"]
-    if features["level"] == "frame" and wildcards.dataset not in FRAME_DATASETS:
-        return {**features, "level": "utterance"}
-    return features
+    if wildcards.dataset in FRAME_DATASETS:  # empty unless features.level is frame
+        return features
+    return {**features, "level": "utterance"}
 
 
 def model_slice(wildcards):

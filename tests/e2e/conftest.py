@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from strata.bench_dag import job_counts
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -61,6 +62,13 @@ def tiny_config() -> dict:
     return yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
 
 
+def snakemake_argv(*args: str, configfile: str | Path = "config.yaml") -> list[str]:
+    """snakemake on the repo's Snakefile; ``args`` (options, targets) come first, because
+    everything after ``--configfile`` is read as one more config file."""
+    snakefile = str(ROOT / "Snakefile")
+    return [str(SNAKEMAKE), *args, "--snakefile", snakefile, "--configfile", str(configfile)]
+
+
 @dataclass
 class Run:
     workdir: Path
@@ -72,16 +80,7 @@ class Run:
         if config is not None:
             path = self.workdir / "changed.yaml"
             path.write_text(yaml.safe_dump(config))
-        cmd = [
-            str(SNAKEMAKE),
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--cores",
-            "2",
-            "--configfile",
-            str(path),
-            *args,
-        ]
+        cmd = snakemake_argv("--cores", "2", *args, configfile=path)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.run(cmd, cwd=self.workdir, capture_output=True, text=True, env=env)
         if check and proc.returncode != 0:
@@ -90,15 +89,8 @@ class Run:
 
     def planned_jobs(self, config: dict | None = None, args: Sequence[str] = ()) -> dict[str, int]:
         """Rule → job count of a dry run (empty when there is nothing to do)."""
-        out = self.snakemake("-n", *args, config=config).stdout
-        if "Job stats" not in out:
-            return {}
-        table = out.split("Job stats:")[1].split("\n\n")[0]
-        return {
-            m[1]: int(m[2])
-            for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
-            if m[1] not in ("total", "all")
-        }
+        jobs = job_counts(self.snakemake("-n", *args, config=config).stdout)
+        return {rule: n for rule, n in jobs.items() if rule not in ("total", "all")}
 
     def copy_config(self) -> dict:
         return copy.deepcopy(self.config)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from artifacts import assert_same_results
-from conftest import ROOT, SNAKEMAKE, tiny_config
+from conftest import snakemake_argv, tiny_config
 
 pytestmark = pytest.mark.e2e
 
@@ -37,10 +37,7 @@ HALF_WRITTEN = {
 
 
 def snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.Popen:
-    cmd = [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--cores", "2",
-        "--configfile", "config.yaml", *args,
-    ]  # fmt: skip
+    cmd = snakemake_argv("--cores", "2", *args)
     return subprocess.Popen(cmd, cwd=workdir, stderr=subprocess.STDOUT, **kwargs)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from artifacts import assert_same_results, jobs_named, metadata, results
-from conftest import ROOT, SNAKEMAKE, tiny_config
+from conftest import ROOT, snakemake_argv, tiny_config
 
 from strata import slurm_cluster
 
@@ -46,11 +46,7 @@ def cluster():
 
 def submit(cluster, workdir: Path, *targets: str) -> subprocess.Popen:
     """``snakemake --profile profiles/slurm`` in ``workdir``, its output in ``run.log``."""
-    profile = ROOT / "profiles/slurm"
-    cmd = [
-        str(SNAKEMAKE), *targets, "--snakefile", str(ROOT / "Snakefile"), "--profile", str(profile),
-        "--configfile", "config.yaml",
-    ]  # fmt: skip
+    cmd = snakemake_argv(*targets, "--profile", str(ROOT / "profiles/slurm"))
     log = open(workdir / "run.log", "w")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(cmd, cwd=workdir, env=cluster.env, stdout=log, stderr=subprocess.STDOUT)
 
