@@ -19,6 +19,7 @@ report: "docs/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/training.smk"
 include: "rules/models.smk"
 include: "rules/features.smk"
 include: "rules/probes.smk"

@@ -80,6 +80,46 @@ def model_slice(wildcards):
     return MODELS[wildcards.model]
 
 
+def train_slice(wildcards):
+    """A trained model's train block (KeyError-free for the rest: they never train)."""
+    model = MODELS[wildcards.model]
+    if model["init"] != "trained":
+        raise ValueError(f"model {wildcards.model!r} is not init: trained")
+    return model["train"]
+
+
+def training_data_of(wildcards):
+    return f"results/data/{train_slice(wildcards)['dataset']}"
+
+
+def _target_model(wildcards):
+    """The trained model whose layer a second masked-prediction iteration clusters, or None."""
+    source = train_slice(wildcards).get("targets", {}).get("source", "mfcc")
+    return None if source == "mfcc" else source
+
+
+def target_model_of(wildcards):
+    source = _target_model(wildcards)
+    return [] if source is None else f"results/models/{source}"
+
+
+def target_slice(wildcards):
+    source = _target_model(wildcards)
+    return {} if source is None else MODELS[source]
+
+
+def trained_checkpoint_of(wildcards):
+    """A trained model's training output (empty for the others)."""
+    if MODELS[wildcards.model]["init"] != "trained":
+        return []
+    return f"results/trained/{wildcards.model}"
+
+
+def model_controls():
+    """Each model's random-init control (itself where it has none)."""
+    return {model: twin_of(model, MODELS) for model in MODELS}
+
+
 def task_slice(wildcards):
     """The task's config, less its probe overrides (those are in probe_slice)."""
     task = config["tasks"][wildcards.task]
@@ -131,6 +171,14 @@ def similarity_tables():
 def frames_slice(wildcards):
     """Frame sampling matters to frame-level jobs only."""
     return config["similarity"]["frames"] if wildcards.level == "frame" else {}
+
+
+def training_runs():
+    return [
+        f"results/trained/{m}"
+        for m, spec in MODELS.items()
+        if spec["init"] == "trained"
+    ]
 
 
 def model_cards():

@@ -1,4 +1,6 @@
 rule prepare_model:
+    input:
+        trained=trained_checkpoint_of,
     output:
         directory("results/models/{model}"),
     log:

@@ -18,6 +18,7 @@ rule report:
         weighted=weighted_probes(),
         similarity=similarity_tables(),
         models=model_cards(),
+        training=training_runs(),
         data=f"results/data/{config['similarity']['dataset']}",
     output:
         html=report(
@@ -50,5 +51,7 @@ rule report:
     params:
         report=config["report"],
         tasks=list(probe_summaries()),
+        task_specs=config["tasks"],
+        controls=model_controls(),
     script:
         "../workflow_scripts/make_report.py"

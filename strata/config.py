@@ -125,6 +125,34 @@ def model_references(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"similarity.pairs.{i}", f"unknown model {model!r}")
 
 
+def training_sources(config: Mapping[str, Any]) -> None:
+    """A trained model's dataset exists; a second masked-prediction iteration clusters a layer
+    the source model has, and that source is another masked-prediction model."""
+    from strata.models.registry import layer_specs
+
+    models = config["models"]
+    for name, model in models.items():
+        train = model.get("train")
+        if train is None:
+            continue
+        if train["dataset"] not in config["datasets"]:
+            known = sorted(config["datasets"])
+            raise ConfigError(f"models.{name}.train.dataset", f"not in datasets: {known}")
+        targets = train.get("targets", {})
+        source = targets.get("source", "mfcc")
+        if source == "mfcc":
+            if "layer" in targets:
+                raise ConfigError(f"models.{name}.train.targets.layer", "is for a model source")
+            continue
+        key = f"models.{name}.train.targets"
+        other = models.get(source, {})
+        if source == name or other.get("train", {}).get("objective") != "masked_prediction":
+            raise ConfigError(f"{key}.source", "mfcc or another masked_prediction model")
+        layers = [spec.name for spec in layer_specs(other)]
+        if targets.get("layer") not in layers:
+            raise ConfigError(f"{key}.layer", f"{source} has layers {layers}")
+
+
 def model_architectures(config: Mapping[str, Any]) -> None:
     """Each model's family accepts its config as a buildable architecture."""
     from strata.models.registry import get_family
@@ -241,6 +269,7 @@ def _check_manifest_column(path: str, label: str, key: str = "label") -> None:
 CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (
     dataset_references,
     model_references,
+    training_sources,
     model_architectures,
     embedded_corpora,
     task_labels,

@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from strata.models.hf import ARCHS, UNSUPPORTED_KEYS
 from strata.models.registry import FAMILIES
 from strata.probes.kinds import TASK_KINDS
 from strata.similarity.measures import MEASURES
+from strata.training import FAMILY_OF, OBJECTIVES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFS = load_schema()["definitions"]
@@ -37,7 +39,9 @@ PROPS = load_schema()["properties"]
 
 @pytest.fixture
 def config():
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
+    # Through JSON: config.yaml's anchors would share one dict between models (a mutation
+    # of one model's architecture would change its control's too).
+    return json.loads(json.dumps(yaml.safe_load((ROOT / "config.yaml").read_text())))
 
 
 def test_default_config_is_valid(config):
@@ -58,6 +62,7 @@ def mutate(config, path, value):
 
 
 DELETE = object()
+TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "batch_size": 2}
 
 
 @pytest.mark.parametrize(
@@ -88,6 +93,14 @@ DELETE = object()
         (["models", "wavlm_random", "config", "num_hiden_layers"], 2, "num_hiden_layers': is not"),
         (["models", "wavlm_random", "revision"], "main", "'models.wavlm_random.revision'"),
         (["models", "ecapa_random", "frontend"], "mfcc", "'models.ecapa_random.frontend'"),
+        (["models", "wavlm_mp", "train", "objective"], "dino", "wavlm_mp.train.objective"),
+        (["models", "ecapa_dino", "train", "objective"], "masked_prediction", "train.objective"),
+        (["models", "ecapa_aam", "train", "mask"], {"prob": 0.5}, "'models.ecapa_aam.train'"),
+        (["models", "ecapa_aam", "train", "epochs"], 0, "'models.ecapa_aam.train.epochs'"),
+        (["models", "ecapa_aam", "train"], DELETE, "'models.ecapa_aam.train': is required"),
+        (["models", "wavlm_random", "train"], TRAIN, "'models.wavlm_random.train': is not allo"),
+        (["models", "ge2e", "init"], "trained", "'models.ge2e.init'"),
+        (["models", "wavlm_mp", "path"], "x", "'models.wavlm_mp.path': is not allowed"),
     ],
 )
 def test_bad_config_names_the_key(config, path, value, message):
@@ -128,6 +141,24 @@ RULE_CASES = {
             ["models", "ge2e_twin"],
             {"family": "resemblyzer", "init": "pretrained"},
             "models.ge2e.random_twin",
+        ),
+    ],
+    "training_sources": [
+        (["models", "ecapa_aam", "train", "dataset"], "vox", "models.ecapa_aam.train.dataset"),
+        (
+            ["models", "wavlm_mp", "train", "targets"],
+            {"source": "wavlm_mp", "layer": "layer_03"},
+            "models.wavlm_mp.train.targets.source",
+        ),
+        (
+            ["models", "wavlm_mp", "train", "targets"],
+            {"source": "mfcc", "layer": "layer_03"},
+            "models.wavlm_mp.train.targets.layer",
+        ),
+        (
+            ["models", "wavlm_mp", "train", "targets"],
+            {"source": "ecapa_dino", "layer": "mfa"},
+            "models.wavlm_mp.train.targets.source",
         ),
     ],
     "model_architectures": [
@@ -264,6 +295,7 @@ def enum_of(node):
         (lambda: DEFS["voice"]["properties"]["engine"], ENGINES),
         (lambda: DEFS["model"]["properties"]["frontend"], FRONTENDS),
         (lambda: DEFS["model"]["properties"]["branch"], BRANCHES),
+        (lambda: DEFS["train"]["properties"]["objective"], OBJECTIVES),
     ],
     ids=[
         "families",
@@ -275,10 +307,25 @@ def enum_of(node):
         "engines",
         "front ends",
         "branches",
+        "training objectives",
     ],
 )
 def test_schema_enum_equals_registry(schema_enum, registry):
     assert enum_of(schema_enum()) == sorted(registry)
+
+
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_each_objective_trains_only_its_family(config, objective):
+    for family in ["hf_transformers", "speechbrain_ecapa"]:
+        model = config["models"]["wavlm_mp" if family == "hf_transformers" else "ecapa_aam"]
+        model["train"] = {k: model["train"][k] for k in ["dataset", "epochs", "batch_size"]}
+        model["train"]["objective"] = objective
+        if FAMILY_OF[objective] == family:
+            check_schema(config)
+        else:
+            with pytest.raises(ConfigError, match="train.objective"):
+                check_schema(config)
+        model["train"]["objective"] = next(o for o, f in FAMILY_OF.items() if f == family)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))

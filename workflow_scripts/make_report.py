@@ -29,5 +29,8 @@ with rule_logging(smk) as log:
         run_info=run_info,
         out_html=Path(smk.output.html),
         figure_dir=Path(smk.output.figures),
+        tasks=smk.params.task_specs,
+        controls=smk.params.controls,
+        training_runs=[Path(p) for p in smk.input.training],
     )
     log.info("report written to %s", smk.output.html)

@@ -9,7 +9,8 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk) as log:
-    card = prepare_model(smk.wildcards.model, smk.params.model, Path(smk.output[0]))
+    trained = Path(smk.input.trained) if smk.input.trained else None
+    card = prepare_model(smk.wildcards.model, smk.params.model, Path(smk.output[0]), trained)
     log.info(
         "prepared %s: %d layers, weights %s",
         card["model"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +12,26 @@ from strata.models import twins
 from strata.models.base import Encoder
 from strata.models.registry import get_family
 from strata.provenance import provenance, sha256_file, sha256_files
+from strata.training import SUMMARY as TRAINING_SUMMARY
 
 CARD = "card.json"
 
 
-def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+def prepare_model(
+    name: str, cfg: dict[str, Any], out_dir: Path, trained: Path | None = None
+) -> dict[str, Any]:
     """Materialise ``cfg`` under ``out_dir`` (atomically) and write its card; a random twin
-    (``twin_seed``) also draws and saves its weights."""
+    (``twin_seed``) also draws and saves its weights; a trained model's checkpoint is taken
+    from its training output ``trained`` (hard-linked where the file system allows)."""
     family = get_family(cfg["family"])
     out_dir = Path(out_dir)
+    if (cfg["init"] == "trained") != (trained is not None):
+        raise ValueError(f"model {name}: a training output goes with init: trained only")
     with atomic_dir(out_dir) as tmp:
-        checkpoint = Path(family.materialise(twins.original(cfg), tmp))
+        if trained is not None:
+            checkpoint = _link_tree(Path(trained) / "checkpoint", tmp / "checkpoint")
+        else:
+            checkpoint = Path(family.materialise(twins.original(cfg), tmp))
         # Checkpoints written inside the model dir are recorded relative to it, so the
         # directory can move (and the temp dir be renamed) without breaking the card.
         inside = checkpoint.resolve().is_relative_to(tmp.resolve())
@@ -43,8 +53,27 @@ def prepare_model(name: str, cfg: dict[str, Any], out_dir: Path) -> dict[str, An
             ],
             "provenance": provenance(cfg),
         }
+        if trained is not None:
+            summary = read_json(Path(trained) / TRAINING_SUMMARY)
+            card["training"] = {k: v for k, v in summary.items() if k != "provenance"}
         write_json(tmp / CARD, card)
     return card
+
+
+def _link_tree(source: Path, target: Path) -> Path:
+    """A copy of ``source`` whose files are hard links when they can be (checkpoints of
+    full-size models are large)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no trained checkpoint; run the train_model rule")
+    shutil.copytree(source, target, copy_function=link)
+    return target
 
 
 def weights_digest(files: list[Path]) -> str:

@@ -168,14 +168,15 @@ def _build(params: dict[str, Any]) -> Any:
     return ECAPA_TDNN(params.get("n_mels", DEFAULT_N_MELS), **kwargs)
 
 
-def hyperparams_text(arch: Architecture, seed: int) -> str:
-    """A SpeechBrain ``hyperparams.yaml`` for a random-init model (EncoderClassifier loads it)."""
+def hyperparams_text(arch: Architecture, header: str, out_neurons: int = 2) -> str:
+    """A SpeechBrain ``hyperparams.yaml`` for a strata-made model (EncoderClassifier loads it);
+    ``header`` says what made it."""
     model = {k: v for k, v in arch.params.items() if k != "n_mels"}
     args = yaml.safe_dump(model, default_flow_style=None, sort_keys=False) if model else ""
     lin = model.get("lin_neurons", 192)
     return "\n".join(
         [
-            f"# strata: random-init ECAPA-TDNN (seed {seed}), SpeechBrain's pretrained layout",
+            f"# strata: {header}, SpeechBrain's pretrained layout",
             f"n_mels: {arch.n_mels}",
             *(
                 [f"strata_frontend: {arch.frontend}"]
@@ -192,7 +193,7 @@ def hyperparams_text(arch: Architecture, seed: int) -> str:
             *(f"    {line}" for line in args.strip().splitlines()),
             "classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier",
             f"    input_size: {lin}",
-            "    out_neurons: 2",
+            f"    out_neurons: {out_neurons}",
             "modules:",
             "    compute_features: !ref <compute_features>",
             "    mean_var_norm: !ref <mean_var_norm>",
@@ -205,6 +206,33 @@ def hyperparams_text(arch: Architecture, seed: int) -> str:
             "",
         ]
     )
+
+
+def build_random(cfg: dict[str, Any], out_neurons: int = 2) -> tuple[Any, Any]:
+    """The ECAPA_TDNN a config describes and a cosine classifier over ``out_neurons`` classes,
+    drawn under the config's seed."""
+    import torch
+    from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+
+    arch = architecture(cfg)
+    torch.manual_seed(int(cfg["seed"]))
+    model = _build(arch.params)
+    lin = arch.params.get("lin_neurons", 192)
+    return model, Classifier(input_size=lin, out_neurons=out_neurons)
+
+
+def save_checkpoint(model: Any, classifier: Any, arch: Architecture, header: str, out_dir: Path):
+    """Write ``out_dir/checkpoint`` atomically in SpeechBrain's pretrained layout."""
+    import torch
+
+    final = Path(out_dir) / "checkpoint"
+    with atomic_dir(final) as tmp:
+        # torch.save like SpeechBrain's own checkpoints (byte-identical for equal weights).
+        torch.save(model.state_dict(), tmp / WEIGHTS)
+        torch.save(classifier.state_dict(), tmp / "classifier.ckpt")
+        out = classifier.weight.shape[0]
+        (tmp / HYPERPARAMS).write_text(hyperparams_text(arch, header, out))
+    return final
 
 
 class EcapaFamily(ModelFamily):
@@ -228,21 +256,9 @@ class EcapaFamily(ModelFamily):
             path = Path(cfg["path"])
             self.weight_files(path)  # fails early, naming what is missing
             return path
-        import torch
-
-        arch = architecture(cfg)
-        torch.manual_seed(int(cfg["seed"]))
-        model = _build(arch.params)
-        from speechbrain.lobes.models.ECAPA_TDNN import Classifier
-
-        classifier = Classifier(input_size=arch.params.get("lin_neurons", 192), out_neurons=2)
-        final = Path(out_dir) / "checkpoint"
-        with atomic_dir(final) as tmp:
-            # torch.save like SpeechBrain's own checkpoints (byte-identical for equal weights).
-            torch.save(model.state_dict(), tmp / WEIGHTS)
-            torch.save(classifier.state_dict(), tmp / "classifier.ckpt")
-            (tmp / HYPERPARAMS).write_text(hyperparams_text(arch, int(cfg["seed"])))
-        return final
+        model, classifier = build_random(cfg)
+        header = f"random-init ECAPA-TDNN (seed {cfg['seed']})"
+        return save_checkpoint(model, classifier, architecture(cfg), header, Path(out_dir))
 
     def weight_files(self, checkpoint: Path) -> list[Path]:
         path = Path(checkpoint)

@@ -66,7 +66,7 @@ _NORM_EPS = 1e-7
 
 def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """The architecture config as JSON (no torch): config overrides, or the checkpoint's."""
-    if cfg["init"] == "random":
+    if cfg["init"] != "pretrained":  # random, or trained by strata from a random init
         defaults = WHISPER_DEFAULTS if cfg["arch"] == "whisper" else CONFIG_DEFAULTS
         model_type = "whisper" if cfg["arch"] == "whisper" else cfg["arch"]
         return {"model_type": model_type, **defaults, **cfg.get("config", {})}
@@ -126,7 +126,7 @@ class HFTransformersFamily(ModelFamily):
         return _specs(_model_config(cfg))
 
     def check_config(self, cfg: dict[str, Any]) -> None:
-        if cfg["init"] != "random":
+        if cfg["init"] == "pretrained":
             return  # a checkpoint's own config.json, read by layer_specs
         given = cfg.get("config", {})
         for key in sorted(UNSUPPORTED_KEYS.get(cfg["arch"], frozenset()) & set(given)):
@@ -143,18 +143,7 @@ class HFTransformersFamily(ModelFamily):
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         if cfg["init"] == "pretrained":
             return pretrained_dir(cfg["path"], cfg.get("revision"))
-        import torch
-        import transformers
-
-        config_cls, model_cls = (getattr(transformers, n) for n in ARCHS[cfg["arch"]])
-        torch.manual_seed(int(cfg["seed"]))
-        config = config_cls(**cfg.get("config", {}))
-        model = model_cls(config)
-        final = Path(out_dir) / "checkpoint"
-        with atomic_dir(final) as tmp:
-            model.save_pretrained(tmp)
-            _feature_extractor(config).save_pretrained(tmp)
-        return final
+        return save_checkpoint(build_random(cfg), Path(out_dir) / "checkpoint")
 
     def weight_files(self, checkpoint: Path) -> list[Path]:
         checkpoint = Path(checkpoint)
@@ -182,6 +171,24 @@ class HFTransformersFamily(ModelFamily):
         # Layers come from the loaded config, so they match what the model returns.
         layers = _specs(model.config.to_dict())
         return WaveformEncoder(model, layers, _do_normalize(checkpoint))
+
+
+def build_random(cfg: dict[str, Any]) -> Any:
+    """The transformers model a random-init config describes, drawn under its seed."""
+    import torch
+    import transformers
+
+    config_cls, model_cls = (getattr(transformers, n) for n in ARCHS[cfg["arch"]])
+    torch.manual_seed(int(cfg["seed"]))
+    return model_cls(config_cls(**cfg.get("config", {})))
+
+
+def save_checkpoint(model: Any, final: Path) -> Path:
+    """Write ``model`` atomically as a save_pretrained directory that :meth:`load` reads."""
+    with atomic_dir(final) as tmp:
+        model.save_pretrained(tmp)
+        _feature_extractor(model.config).save_pretrained(tmp)
+    return final
 
 
 def _feature_extractor(config: Any) -> Any:

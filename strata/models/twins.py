@@ -12,7 +12,7 @@ and its features are not recomputed unless its seed or the original changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,18 +26,44 @@ WEIGHTS = "twin.safetensors"
 
 def with_twins(models: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The configured models plus each one's twin, right after it; ``random_twin`` is moved
-    out of the original's slice (changing it re-runs only the twin)."""
+    out of the original's slice (changing it re-runs only the twin). A trained model's twin is
+    its architecture at random init under the twin's seed (with the model's own seed: exactly
+    the weights its training started from)."""
     out: dict[str, dict[str, Any]] = {}
     for name, cfg in models.items():
         out[name] = {key: value for key, value in cfg.items() if key != "random_twin"}
-        if "random_twin" in cfg:
-            out[name + SUFFIX] = {**out[name], "twin_seed": cfg["random_twin"]["seed"]}
+        if "random_twin" not in cfg:
+            continue
+        seed = cfg["random_twin"]["seed"]
+        if cfg["init"] == "trained":
+            untrained = {k: v for k, v in out[name].items() if k != "train"}
+            out[name + SUFFIX] = {**untrained, "init": "random", "seed": seed}
+        else:
+            out[name + SUFFIX] = {**out[name], "twin_seed": seed}
     return out
 
 
-def twin_of(model: str, models: Collection[str]) -> str:
-    """A model's random twin where ``models`` has one, else the model itself."""
-    return model + SUFFIX if model + SUFFIX in models else model
+def initial_weights(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What fixes a random-init or trained model's starting weights (family, architecture,
+    seed); empty for a pretrained model."""
+    if cfg["init"] not in ("random", "trained"):
+        return {}
+    return {k: cfg.get(k) for k in ("family", "arch", "config", "frontend", "seed")}
+
+
+def twin_of(model: str, models: Mapping[str, Mapping[str, Any]]) -> str:
+    """A model's random-init control: its twin where ``models`` has one; for a trained model
+    without one, the configured random-init model its training started from; else the model
+    itself."""
+    if model + SUFFIX in models:
+        return model + SUFFIX
+    cfg = models[model]
+    if cfg["init"] == "trained":
+        start = initial_weights(cfg)
+        for name, other in models.items():
+            if other["init"] == "random" and initial_weights(other) == start:
+                return name
+    return model
 
 
 def original(cfg: Mapping[str, Any]) -> dict[str, Any]:

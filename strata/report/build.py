@@ -14,9 +14,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
-from strata.models.twins import twin_of
-from strata.report.figures import cross_model_lines, probe_curve, similarity_panels, usage_bars
+from strata.report.contrasts import paper_contrasts
+from strata.report.figures import (
+    cross_model_lines,
+    loss_curves,
+    probe_curve,
+    similarity_panels,
+    usage_bars,
+)
 from strata.similarity import read_similarity_table
+from strata.training import LOSSES
+from strata.training import SUMMARY as TRAINING_SUMMARY
 
 SUMMARY = [
     "model",
@@ -86,22 +94,22 @@ def _save(fig: Figure, path: Path, provenance: str) -> str:
     return base64.b64encode(data).decode()
 
 
-def similarity_figures(files: list[Path], figure_dir: Path, source: str):
-    """Per (level, measure, pair): the pair's heatmap, its random-twin control beside it and
+def similarity_figures(
+    tables: list[pd.DataFrame], controls: dict[str, str], figure_dir: Path, source: str
+):
+    """Per (level, measure, pair): the pair's heatmap, its random-init control beside it and
     the interval widths; per cross-model pair, each layer of A against every layer of B (the
     first configured measure only)."""
-    tables = [read_similarity_table(path) for path in files]
     by_key = {
         (t.attrs["level"], t.attrs["measure"], t.attrs["model_a"], t.attrs["model_b"]): t
         for t in tables
     }
-    models = {k[2] for k in by_key} | {k[3] for k in by_key}
     first_measure = tables[0].attrs["measure"] if tables else None
     heatmaps, crosses = [], []
     for (level, measure, a, b), table in by_key.items():
         n = table.attrs["n"]
         title = f"{measure}, {level} level: {a} × {b} (n={n})"
-        control = by_key.get((level, measure, twin_of(a, models), twin_of(b, models)))
+        control = by_key.get((level, measure, controls.get(a, a), controls.get(b, b)))
         shown = [table] + ([control] if control is not None and control is not table else [])
         titles = [f"{a} × {b}"] + [
             f"control: {c.attrs['model_a']} × {c.attrs['model_b']}" for c in shown[1:]
@@ -116,6 +124,36 @@ def similarity_figures(files: list[Path], figure_dir: Path, source: str):
     return heatmaps, crosses
 
 
+TRAINING = ["model", "objective", "dataset", "utterances", "epochs", "steps"]
+
+
+def training_section(
+    runs: list[Path], figure_dir: Path, source: str
+) -> tuple[str | None, str | None]:
+    """The loss curves of every trained model (PNG, base64) and its summary table (HTML)."""
+    if not runs:
+        return None, None
+    losses, rows = {}, []
+    for run in runs:
+        summary = read_json(run / TRAINING_SUMMARY)
+        table = pd.read_parquet(run / LOSSES)
+        table.attrs["objective"] = summary["objective"]
+        losses[summary["model"]] = table
+        minutes = table.groupby("epoch")["seconds"].max().sum() / 60
+        rows.append(
+            {key: summary[key] for key in TRAINING}
+            | {
+                "first epoch loss": summary["first_epoch_loss"],
+                "last epoch loss": summary["last_epoch_loss"],
+                "minutes": minutes,
+                "device": summary["device"],
+            }
+        )
+    png = _save(loss_curves(losses), figure_dir / "training_losses.png", source)
+    html = pd.DataFrame(rows).to_html(index=False, float_format="{:.3f}".format, border=0)
+    return png, html
+
+
 def build_report(
     probe_tables: dict[str, Path],
     weighted_files: list[Path],
@@ -124,9 +162,14 @@ def build_report(
     run_info: dict[str, Any],
     out_html: Path,
     figure_dir: Path,
+    tasks: dict[str, dict[str, Any]] | None = None,
+    controls: dict[str, str] | None = None,
+    training_runs: list[Path] = (),
 ) -> None:
-    """Render the report. ``probe_tables`` maps task name → aggregated TSV."""
+    """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
+    tasks' config (what each measures), ``controls`` each model's random-init control."""
     tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
+    controls = controls or {}
     usage: dict[str, dict[str, dict]] = {}
     for path in weighted_files:
         record = read_json(path)
@@ -148,7 +191,10 @@ def build_report(
                     "png": _save(usage_bars(usage[task], task), path, source),
                 }
             )
-    heatmaps, crosses = similarity_figures(similarity_files, figure_dir, source)
+    similarity = [read_similarity_table(path) for path in similarity_files]
+    heatmaps, crosses = similarity_figures(similarity, controls, figure_dir, source)
+    losses_png, training_table = training_section(list(training_runs), figure_dir, source)
+    verdicts = paper_contrasts(tables, tasks or {}, model_cards, controls, similarity)
     best = best_layers(tables)
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("strata.report", "templates"), autoescape=True
@@ -161,6 +207,9 @@ def build_report(
         below_chance=_below_chance(tables),
         cards=model_cards,
         run=run_info,
+        losses_png=losses_png,
+        training_table=training_table,
+        verdicts=verdicts,
     )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)

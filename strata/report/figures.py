@@ -137,3 +137,19 @@ def cross_model_lines(table: pd.DataFrame, title: str) -> Figure:
     ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def loss_curves(losses: dict[str, pd.DataFrame]) -> Figure:
+    """Training loss per step, one panel per trained model (objectives differ in scale); the
+    thin line is every step, the thick one a running mean over an epoch."""
+    fig, axes = plt.subplots(1, len(losses), figsize=(3.6 * len(losses), 3.0), squeeze=False)
+    for ax, (model, table) in zip(axes[0], losses.items(), strict=True):
+        per_epoch = int(table.groupby("epoch").size().max())
+        ax.plot(table["step"], table["loss"], linewidth=0.6, alpha=0.4)
+        smooth = table["loss"].rolling(per_epoch, min_periods=1).mean()
+        ax.plot(table["step"], smooth, linewidth=1.8, color="C0")
+        objective = table.attrs.get("objective", "")
+        ax.set(xlabel="step", ylabel="loss", title=f"{model} ({objective})")
+        ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return fig

@@ -1,6 +1,7 @@
 """How `snakemake --report` files the report rule's figures.
 
 ``build.py`` names each figure after what it shows: ``probe_{task}.png``, ``usage_{task}.png``,
+``training_losses.png``,
 ``{level}_{measure}_{a}__{b}.png`` (heatmaps) and ``{level}_{measure}_{a}__{b}_lines.png``
 (across models). :func:`figure_patterns` gives Snakemake's ``report(..., patterns=...)`` one
 pattern per kind, disjoint, so every figure is filed once; the other functions turn a figure's
@@ -35,6 +36,7 @@ def figure_patterns(levels: Iterable[str], measures: Iterable[str]) -> list[str]
     pair = "{model_a}__{model_b," + _MODEL_B + "}"
     return [
         "{kind,probe|usage}_{task}.png",
+        "training_{curves,losses}.png",
         f"{level}_{measure}_{pair}.png",
         f"{level}_{measure}_{pair}_{{view,lines}}.png",
     ]
@@ -44,11 +46,19 @@ def _is_probe(wildcards: Any) -> bool:
     return hasattr(wildcards, "task")  # a Namedlist: its names are attributes
 
 
+def _is_training(wildcards: Any) -> bool:
+    return hasattr(wildcards, "curves")
+
+
 def figure_category(wildcards: Any) -> str:
+    if _is_training(wildcards):
+        return "Training"
     return "Probes" if _is_probe(wildcards) else "Similarity"
 
 
 def figure_subcategory(wildcards: Any) -> str:
+    if _is_training(wildcards):
+        return "Loss curves"
     if _is_probe(wildcards):
         return {"probe": "Score per layer", "usage": "Layer usage"}[wildcards.kind]
     return "Across models" if hasattr(wildcards, "view") else "Heatmaps"
@@ -56,6 +66,8 @@ def figure_subcategory(wildcards: Any) -> str:
 
 def figure_labels(wildcards: Any) -> dict[str, str]:
     """Probes: the task; similarity: level, measure and both models (as their tables)."""
+    if _is_training(wildcards):
+        return {"figure": "training losses"}
     if _is_probe(wildcards):
         return {"task": wildcards.task}
     return {

@@ -90,6 +90,52 @@ def test_ge2e_card_hashes_the_real_packaged_weights(dag_run):
     assert card["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
+def test_trained_model_card_holds_the_trained_weights_and_how_they_were_made(dag_run):
+    root = dag_run.workdir / "results"
+    card = read_json(root / "models/ecapa_aam/card.json")
+    trained = root / "trained/ecapa_aam"
+    weights = (trained / "checkpoint/embedding_model.ckpt").read_bytes()
+    assert card["init"] == "trained" and card["source"] == "checkpoint"
+    assert card["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    assert card["training"]["objective"] == "aam_softmax" and card["training"]["epochs"] == 2
+    losses = pd.read_parquet(trained / "losses.parquet")
+    assert card["training"]["steps"] == len(losses) > 0
+    manifest = read_manifest(root / "data/embedded/manifest.parquet")
+    assert card["training"]["utterances"] == (manifest["split"] == "train").sum()
+    # Training moved the weights away from the random init it started from.
+    init = read_json(root / "models/ecapa_random/card.json")
+    assert init["weights_sha256"] != card["weights_sha256"]
+
+
+def test_report_states_the_contrasts_and_draws_the_training_losses(dag_run):
+    page = (dag_run.workdir / "results/report/index.html").read_text()
+    section = page[page.index('id="contrasts"') : page.index('id="training"')]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td><strong>([^<]+)</strong></td>", section)
+    claims = dict(rows)
+    claim = "ecapa_aam learned: it beats its random init ecapa_random on its own tasks"
+    assert claims[claim] in {"reproduced", "within noise", "not reproduced"}
+    assert 'alt="training losses"' in page
+    figure = dag_run.workdir / "results/report/figures/training_losses.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_train_block_change_reruns_only_that_models_jobs(dag_run):
+    config = dag_run.copy_config()
+    config["models"]["ecapa_aam"]["train"]["epochs"] = 3
+    only = {**config, "models": {"ecapa_aam": config["models"]["ecapa_aam"]}}
+    single, weighted = probe_jobs(only)
+    assert dag_run.planned_jobs(config) == {
+        "train_model": 1,
+        "prepare_model": 1,
+        "extract_features": 1,
+        "train_probe": single,
+        "train_weighted_probe": weighted,
+        "summarise_probes": len(config["tasks"]),
+        "layer_similarity": 2 * len(models_of(config)),  # its pairs, two levels
+        "report": 1,
+    }
+
+
 def probe_jobs(config: dict, tasks=None) -> tuple[int, int]:
     """(single-layer probe jobs, weighted-sum jobs) the DAG plans for ``tasks``."""
     single = 0

@@ -7,9 +7,10 @@ import torch
 from test_ecapa_family import spkrec_dir
 from test_hf_family import tiny_cfg
 
+from strata.models import ecapa
 from strata.models.card import load_model, prepare_model
 from strata.models.hf import HFTransformersFamily
-from strata.models.twins import encoder_modules, with_twins
+from strata.models.twins import encoder_modules, twin_of, with_twins
 
 
 def pretrained_models(tmp_path: Path) -> dict[str, dict]:
@@ -55,3 +56,37 @@ def test_a_twin_is_reproducible_from_its_seed(tmp_path):
     again = prepare_model("ge2e_twin", twin, tmp_path / "b")
     other = prepare_model("ge2e_twin", twin | {"twin_seed": 5}, tmp_path / "c")
     assert first["weights_sha256"] == again["weights_sha256"] != other["weights_sha256"]
+
+
+TRAINED = {
+    "family": "speechbrain_ecapa",
+    "init": "trained",
+    "seed": 3,
+    "config": {"channels": [32, 32, 32, 32, 96]},
+    "train": {"objective": "aam_softmax", "dataset": "embedded", "epochs": 1, "batch_size": 2},
+}
+
+
+def test_a_trained_models_twin_is_its_random_init_under_the_twin_seed(tmp_path):
+    config = with_twins({"spk": TRAINED | {"random_twin": {"seed": 3}}})
+    twin = config["spk_twin"]
+    assert twin == {k: v for k, v in TRAINED.items() if k != "train"} | {"init": "random"}
+    assert twin_of("spk", config) == "spk_twin"
+    # With the model's own seed, the twin is exactly the weights training starts from.
+    card = prepare_model("spk_twin", twin, tmp_path / "twin")
+    model, _ = ecapa.build_random(TRAINED)
+    state = torch.load(tmp_path / "twin" / card["source"] / ecapa.WEIGHTS, weights_only=True)
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_a_trained_models_control_is_the_random_model_it_started_from():
+    init = {k: v for k, v in TRAINED.items() if k != "train"} | {"init": "random"}
+    models = {
+        "other": init | {"seed": 4},
+        "start": init,
+        "spk": TRAINED,
+        "ge2e": {"family": "resemblyzer", "init": "pretrained"},
+    }
+    assert twin_of("spk", models) == "start"
+    assert twin_of("ge2e", models) == "ge2e"  # no twin, no control: itself
+    assert twin_of("spk", {k: v for k, v in models.items() if k != "start"}) == "spk"

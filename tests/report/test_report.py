@@ -106,7 +106,16 @@ def report(tmp_path):
         "config_sha256": "d" * 64,
     }
     out = tmp_path / "report" / "index.html"
-    build_report(paths, weighted, sims, cards, run, out, tmp_path / "report" / "figures")
+    build_report(
+        paths,
+        weighted,
+        sims,
+        cards,
+        run,
+        out,
+        tmp_path / "report" / "figures",
+        controls={"ecapa_y": "ecapa_y_twin"},
+    )
     return out, tables
 
 

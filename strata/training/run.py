@@ -1,0 +1,100 @@
+"""Train one configured model (``init: trained``) and write its checkpoint, loss table and
+summary atomically; a killed run resumes from its last finished epoch."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from strata.io import atomic_dir, write_json, write_parquet
+from strata.provenance import config_digest, provenance
+from strata.training import LOSSES, OBJECTIVES, SUMMARY
+from strata.training.data import training_set
+from strata.training.loop import fit
+
+log = logging.getLogger(__name__)
+# Keys of the train block every objective shares (the rest are the objective's own).
+LOOP_DEFAULTS: dict[str, Any] = {
+    "lr": 0.001,
+    "weight_decay": 0.01,
+    "warmup_fraction": 0.1,
+    "grad_clip": 5.0,
+    "device": "auto",
+}
+
+
+def objective_class(name: str) -> type:
+    module, cls = OBJECTIVES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def state_dir_of(out_dir: Path) -> Path:
+    """Where a run keeps its resumable state: beside its output, which a scheduler deletes
+    when a job fails."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / ".resume" / out_dir.name
+
+
+def train_model(
+    name: str,
+    model_cfg: dict[str, Any],
+    data_dir: Path,
+    out_dir: Path,
+    targets: tuple[Path, dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model_cfg`` (its ``train`` block) on ``data_dir``'s training split into
+    ``out_dir``: ``checkpoint/`` in the family's layout, ``losses.parquet``, ``training.json``.
+    ``targets`` is a trained model (card dir, config) whose layer a second masked-prediction
+    iteration clusters."""
+    from strata.features.extract import resolve_device
+    from strata.manifest import read_dataset
+    from strata.models.card import load_model
+
+    train = model_cfg["train"]
+    settings = {**LOOP_DEFAULTS, **train, "seed": int(model_cfg["seed"])}
+    data = training_set(Path(data_dir), train["dataset"])
+    device = resolve_device(settings["device"])
+    teacher = load_model(*targets)[0].to(device) if targets else None
+    init = {k: v for k, v in model_cfg.items() if k not in ("train", "random_twin")}
+    objective = objective_class(train["objective"])(init, settings, data, teacher).to(device)
+    _, manifest_sha = read_dataset(data_dir)
+    digest = config_digest({"model": model_cfg, "manifest_sha256": manifest_sha})
+    state_dir = state_dir_of(out_dir)
+    began = time.perf_counter()
+    losses = fit(objective, settings, state_dir, digest, progress)
+    summary = {
+        "model": name,
+        "objective": train["objective"],
+        "dataset": train["dataset"],
+        "utterances": len(data),
+        "speakers": len(data.speaker_names),
+        "epochs": settings["epochs"],
+        "steps": len(losses),
+        "first_epoch_loss": _epoch_mean(losses, 1),
+        "last_epoch_loss": _epoch_mean(losses, settings["epochs"]),
+        "device": str(device),
+        "seconds_this_run": round(time.perf_counter() - began, 1),
+        "provenance": provenance(model_cfg, manifest_sha256=manifest_sha),
+    }
+    with atomic_dir(out_dir) as tmp:
+        objective.to("cpu").save(tmp)
+        write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
+        write_json(tmp / SUMMARY, summary)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return summary
+
+
+def _epoch_mean(losses: list[dict[str, Any]], epoch: int) -> float:
+    values = [r["loss"] for r in losses if r["epoch"] == epoch]
+    return sum(values) / len(values)
+
+
+def _table(losses: list[dict[str, Any]]):
+    import pyarrow as pa
+
+    return pa.table({key: [r[key] for r in losses] for key in losses[0]})
