@@ -115,6 +115,11 @@ def trained_checkpoint_of(wildcards):
     return f"results/trained/{wildcards.model}"
 
 
+def model_roles():
+    """The configured ``role`` of each model that has one (for the report only)."""
+    return {m: spec["role"] for m, spec in config["models"].items() if "role" in spec}
+
+
 def model_controls():
     """Each model's random-init control (itself where it has none)."""
     return {model: twin_of(model, MODELS) for model in MODELS}

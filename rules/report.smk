@@ -53,5 +53,6 @@ rule report:
         tasks=list(probe_summaries()),
         task_specs=config["tasks"],
         controls=model_controls(),
+        roles=model_roles(),
     script:
         "../workflow_scripts/make_report.py"

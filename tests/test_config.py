@@ -101,6 +101,7 @@ TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "
         (["models", "wavlm_random", "train"], TRAIN, "'models.wavlm_random.train': is not allo"),
         (["models", "ge2e", "init"], "trained", "'models.ge2e.init'"),
         (["models", "wavlm_mp", "path"], "x", "'models.wavlm_mp.path': is not allowed"),
+        (["models", "ge2e", "role"], "speaker", "'models.ge2e.role'"),
     ],
 )
 def test_bad_config_names_the_key(config, path, value, message):

@@ -32,5 +32,6 @@ with rule_logging(smk) as log:
         tasks=smk.params.task_specs,
         controls=smk.params.controls,
         training_runs=[Path(p) for p in smk.input.training],
+        roles=smk.params.roles,
     )
     log.info("report written to %s", smk.output.html)

@@ -26,12 +26,13 @@ WEIGHTS = "twin.safetensors"
 
 def with_twins(models: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The configured models plus each one's twin, right after it; ``random_twin`` is moved
-    out of the original's slice (changing it re-runs only the twin). A trained model's twin is
-    its architecture at random init under the twin's seed (with the model's own seed: exactly
-    the weights its training started from)."""
+    out of the original's slice (changing it re-runs only the twin), ``role`` dropped. A
+    trained model's twin is its architecture at random init under the twin's seed (with the
+    model's own seed: exactly the weights its training started from)."""
     out: dict[str, dict[str, Any]] = {}
     for name, cfg in models.items():
-        out[name] = {key: value for key, value in cfg.items() if key != "random_twin"}
+        # ``role`` only labels the model in the report: no job depends on it.
+        out[name] = {k: v for k, v in cfg.items() if k not in ("random_twin", "role")}
         if "random_twin" not in cfg:
             continue
         seed = cfg["random_twin"]["seed"]

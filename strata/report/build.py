@@ -165,9 +165,11 @@ def build_report(
     tasks: dict[str, dict[str, Any]] | None = None,
     controls: dict[str, str] | None = None,
     training_runs: list[Path] = (),
+    roles: dict[str, str] | None = None,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
-    tasks' config (what each measures), ``controls`` each model's random-init control."""
+    tasks' config (what each measures), ``controls`` each model's random-init control,
+    ``roles`` the configured family each model stands for."""
     tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
     controls = controls or {}
     usage: dict[str, dict[str, dict]] = {}
@@ -194,7 +196,7 @@ def build_report(
     similarity = [read_similarity_table(path) for path in similarity_files]
     heatmaps, crosses = similarity_figures(similarity, controls, figure_dir, source)
     losses_png, training_table = training_section(list(training_runs), figure_dir, source)
-    verdicts = paper_contrasts(tables, tasks or {}, model_cards, controls, similarity)
+    verdicts = paper_contrasts(tables, tasks or {}, model_cards, controls, similarity, roles)
     best = best_layers(tables)
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("strata.report", "templates"), autoescape=True

@@ -2,9 +2,10 @@
 
 Each contrast compares best-layer probe scores (layer chosen on dev, test score with its 95 %
 bootstrap interval) or similarity values between models in a role: ``speech_ssl``
-(masked prediction), ``speaker_ssl`` (DINO) and ``supervised`` (AAM-softmax), known from the
-training objective on each model's card. A difference counts only when the intervals do not
-overlap; a difference inside them is reported as within noise, never as reproduced.
+(masked prediction), ``speaker_ssl`` (DINO) and ``supervised`` (AAM-softmax), known from a
+model's configured ``role`` or else its card's training objective. A difference counts only
+when the intervals do not overlap; a difference inside them is reported as within noise, never
+as reproduced.
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ class Score:
         return REPRODUCED if clear else WITHIN_NOISE
 
 
-def roles_of(cards: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Model → role, for models strata trained."""
-    return {
-        c["model"]: ROLES[c["training"]["objective"]]
-        for c in cards
-        if c.get("training", {}).get("objective") in ROLES
-    }
+def roles_of(
+    cards: Iterable[Mapping[str, Any]], configured: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Model → role: the configured ``role``, else its training objective's."""
+    roles = {}
+    for card in cards:
+        role = (configured or {}).get(card["model"])
+        role = role or ROLES.get(card.get("training", {}).get("objective"))
+        if role is not None:
+            roles[card["model"]] = role
+    return roles
 
 
 def task_groups(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
@@ -170,9 +175,10 @@ def paper_contrasts(
     cards: Iterable[Mapping[str, Any]],
     controls: Mapping[str, str],
     similarity: Iterable[pd.DataFrame],
+    configured_roles: Mapping[str, str] | None = None,
 ) -> list[Verdict]:
     """Every contrast this run can test, in the paper's order."""
-    roles = roles_of(cards)
+    roles = roles_of(cards, configured_roles)
     by_role = {r: [m for m, role in roles.items() if role == r] for r in set(ROLES.values())}
     speakers = [m for r in SPEAKER_ROLES for m in by_role[r]]
     groups = task_groups(tasks)

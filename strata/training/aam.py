@@ -15,7 +15,7 @@ from strata.training.augment import Augment
 from strata.training.data import TrainingSet, batches_of, epoch_order
 from strata.training.speaker import SpeakerNet, augmented_crops
 
-DEFAULTS: dict[str, Any] = {"crop_seconds": 1.0, "margin": 0.2, "scale": 30.0, "augment": {}}
+DEFAULTS: dict[str, Any] = {"crop_seconds": 1.0, "margin": 0.2, "scale": 30.0, "augment": None}
 
 
 class AamSoftmax(torch.nn.Module):

@@ -25,7 +25,8 @@ class Augment:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any] | None) -> Augment | None:
-        if not cfg:
+        """None (no augmentation) for no block; an empty block takes every default."""
+        if cfg is None:
             return None
         return cls(
             speeds=tuple(cfg.get("speeds", cls.speeds)),

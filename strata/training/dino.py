@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "teacher_temperature": 0.04,
     "teacher_momentum": 0.99,
     "center_momentum": 0.9,
-    "augment": {},
+    "augment": None,
 }
 
 

@@ -115,6 +115,11 @@ class MaskedPrediction(torch.nn.Module):
         feature = mfcc_frames if spec["source"] == "mfcc" else layer_frames(targets, spec["layer"])
         with torch.inference_mode():
             frames = [feature(data.wave(i)) for i in range(len(data))]
+        short = [data.utt_ids[i] for i, f in enumerate(frames) if len(f) == 0]
+        if short:
+            raise ValueError(
+                f"{data.name}: utterances shorter than one {WINDOW}-sample frame: {short[:5]}"
+            )
         self.labels = cluster_labels(frames, spec["clusters"], spec["max_frames"], self.seed)
         hidden, dim = self.model.config.hidden_size, self.settings["head_dim"]
         self.project = torch.nn.Linear(hidden, dim)

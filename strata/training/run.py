@@ -53,7 +53,7 @@ def train_model(
     iteration clusters."""
     from strata.features.extract import resolve_device
     from strata.manifest import read_dataset
-    from strata.models.card import load_model
+    from strata.models.card import load_model, read_card
 
     train = model_cfg["train"]
     settings = {**LOOP_DEFAULTS, **train, "seed": int(model_cfg["seed"])}
@@ -63,7 +63,11 @@ def train_model(
     init = {k: v for k, v in model_cfg.items() if k not in ("train", "random_twin")}
     objective = objective_class(train["objective"])(init, settings, data, teacher).to(device)
     _, manifest_sha = read_dataset(data_dir)
-    digest = config_digest({"model": model_cfg, "manifest_sha256": manifest_sha})
+    # A resumable state is only ever continued under this very config, data and targets.
+    target_weights = read_card(targets[0])["weights_sha256"] if targets else None
+    digest = config_digest(
+        {"model": model_cfg, "manifest_sha256": manifest_sha, "targets": target_weights}
+    )
     state_dir = state_dir_of(out_dir)
     began = time.perf_counter()
     losses = fit(objective, settings, state_dir, digest, progress)

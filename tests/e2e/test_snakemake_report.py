@@ -88,9 +88,10 @@ def test_workflow_description_is_the_rst_rendered_for_this_run(smk_report, dag_r
         assert (f"{model}_twin" in text) == ("random_twin" in spec)
 
 
-def test_categories_are_overview_probes_and_similarity(smk_report):
+def test_categories_are_overview_training_probes_and_similarity(smk_report):
     assert {cat: sorted(subs) for cat, subs in smk_report.categories.items()} == {
         "Overview": ["strata report"],
+        "Training": ["Loss curves"],
         "Probes": ["Layer usage", "Score per layer", "Tables"],
         "Similarity": ["Across models", "Heatmaps", "Tables"],
     }
@@ -108,6 +109,7 @@ def test_labels_are_consistent_within_each_category_and_unique_within_each_subca
 ):
     expected_keys = {
         "Overview": {"page"},
+        "Training": {"figure"},
         "Probes": {"task"},
         "Similarity": {"level", "measure", "model A", "model B"},
     }
@@ -218,6 +220,7 @@ def test_figure_patterns_file_every_name_build_writes_once(models):
     names = {
         f"probe_{a}.png": {"kind": "probe", "task": a},
         f"usage_{b}.png": {"kind": "usage", "task": b},
+        "training_losses.png": {"curves": "losses"},
         f"frame_linear_cka_debiased_{a}__{b}.png": {
             "level": "frame",
             "measure": "linear_cka_debiased",

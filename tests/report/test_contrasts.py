@@ -12,6 +12,7 @@ from strata.report.contrasts import (
     criteria_diverge,
     paper_contrasts,
     phone_profile,
+    roles_of,
     task_groups,
 )
 
@@ -120,3 +121,15 @@ def test_criteria_diverge_in_the_middle(values, outcome):
     assert criteria_diverge(sim).outcome == outcome
     found = verdicts({}, similarity=[sim])
     assert found["dino vs aam: different criteria give distinct intermediate layers (frame level)"]
+
+
+def test_a_configured_role_counts_like_a_training_objective():
+    cards = [
+        {"model": "wavlm"},
+        {"model": "mine", "training": {"objective": "dino"}},
+        {"model": "x"},
+    ]
+    assert roles_of(cards, {"wavlm": "speech_ssl"}) == {
+        "wavlm": "speech_ssl",
+        "mine": "speaker_ssl",
+    }

@@ -4,6 +4,7 @@ keyword) and a member of each family trained on it, shared by the training tests
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ from strata.training.run import train_model
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built with the TTS voices; or, where they are missing (a GPU machine), the same corpus
+    built elsewhere and named by STRATA_TRAINING_CORPUS."""
+    if os.environ.get("STRATA_TRAINING_CORPUS"):
+        return Path(os.environ["STRATA_TRAINING_CORPUS"])
     out = tmp_path_factory.mktemp("training") / "small"
     prepare_dataset(copy.deepcopy(CORPUS), out, threads=2)
     return out

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import adjusted_rand_score
 from training_setup import EPOCHS, trained_config
 
 from strata.io import read_json
@@ -17,7 +19,7 @@ from strata.models.registry import get_family
 from strata.training import LOSSES, OBJECTIVES, SUMMARY
 from strata.training.data import training_set
 from strata.training.loop import fit
-from strata.training.run import LOOP_DEFAULTS, objective_class
+from strata.training.run import LOOP_DEFAULTS, objective_class, train_model
 
 
 def test_loss_decreases_and_the_table_says_so(trained_run, corpus):
@@ -69,3 +71,29 @@ def test_only_the_train_split_is_read(corpus):
     manifest = pd.read_parquet(Path(corpus) / "manifest.parquet")
     train = manifest[manifest["split"] == "train"]
     assert sorted(data.utt_ids) == sorted(train["utt_id"]) and len(data) < len(manifest)
+
+
+def test_a_second_iteration_clusters_the_first_models_layer(trained_run, corpus, tmp_path):
+    objective, cfg, _, model_dir, _ = trained_run
+    if objective != "masked_prediction":
+        pytest.skip("a second iteration is masked prediction's")
+    from strata.models.card import load_model
+    from strata.training.masked import MaskedPrediction
+
+    torch.set_num_threads(1)
+    targets = {"source": "first", "layer": "layer_03", "clusters": 12}
+    second = trained_config(objective, 2, targets=targets)
+    settings = LOOP_DEFAULTS | second["train"] | {"seed": 0}
+    init = {k: v for k, v in second.items() if k != "train"}
+    data = training_set(corpus, "small")
+    encoder, _ = load_model(model_dir, cfg)
+    from_layer = MaskedPrediction(init, settings, data, encoder)
+    from_mfcc = MaskedPrediction(init, settings | {"targets": {"clusters": 12}}, data)
+    for a, b in zip(from_layer.labels, from_mfcc.labels, strict=True):
+        assert len(a) == len(b)  # both at the model's 20 ms frames
+    assert len({int(x) for row in from_layer.labels for x in row}) == 12
+    # Another partition of the frames, not the MFCC one relabelled.
+    flat = [np.concatenate(m.labels) for m in (from_layer, from_mfcc)]
+    assert adjusted_rand_score(*flat) < 0.8
+    summary = train_model("second", second, corpus, tmp_path / "second", (model_dir, cfg))
+    assert summary["steps"] > 0 and (tmp_path / "second" / "checkpoint").is_dir()

@@ -26,7 +26,7 @@ sys.path.insert(0, {str(HERE)!r})
 from training_setup import trained_config
 from strata.training.run import train_model
 logging.basicConfig(level=logging.INFO)
-cfg = trained_config("aam_softmax", 4, batch_size=2)
+cfg = trained_config("aam_softmax", 4, batch_size=2, augment=dict())  # augmented
 train_model("m", cfg, Path(sys.argv[1]), Path(sys.argv[2]), progress=False)
 """
 

@@ -58,9 +58,8 @@ TRAIN = {
         "short_seconds": 0.3,
         "short_crops": 2,
         "prototypes": 64,
-        "augment": {},
     },
-    "aam_softmax": {"lr": 0.003, "batch_size": 8, "augment": {}},
+    "aam_softmax": {"lr": 0.003, "batch_size": 8},
 }
 
 
