@@ -57,7 +57,7 @@ def mutate(config, path, value):
     if value is DELETE:
         del node[last]
     else:
-        node[last] = value
+        node[last] = value(node[last]) if callable(value) else value
     return config
 
 
@@ -82,7 +82,7 @@ TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "
         (["datasets", "embedded", "trials_per_speaker"], 7, "trials_per_speaker"),
         (["datasets", "embedded", "keywords"], ["Yes"], "keywords.0"),
         (["models", "wavlm_random", "seed"], DELETE, "'models.wavlm_random.seed': is required"),
-        (["models", "ge2e", "init"], "random", "'models.ge2e.random_twin': is not allowed"),
+        (["models", "ge2e", "init"], "random", "'models.ge2e.init'"),
         (["models", "wavlm_random", "random_twin"], {"seed": 1}, "wavlm_random.random_twin"),
         (["similarity", "levels"], ["pooled"], "'similarity.levels.0'"),
         (["similarity", "controls", "confidence"], 1.0, "'similarity.controls.confidence'"),
@@ -139,8 +139,14 @@ RULE_CASES = {
         (["similarity", "pairs"], [["ge2e", "whisper"]], "similarity.pairs.0"),
         (["similarity", "pairs"], [["wavlm_random_twin", "ge2e"]], "similarity.pairs.0"),
         (
-            ["models", "ge2e_twin"],
-            {"family": "resemblyzer", "init": "pretrained"},
+            ["models"],
+            lambda models: (
+                models
+                | {
+                    "ge2e": models["ge2e"] | {"random_twin": {"seed": 0}},
+                    "ge2e_twin": {"family": "resemblyzer", "init": "pretrained"},
+                }
+            ),
             "models.ge2e.random_twin",
         ),
     ],

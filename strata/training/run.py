@@ -63,18 +63,29 @@ def train_model(
     init = {k: v for k, v in model_cfg.items() if k not in ("train", "random_twin")}
     objective = objective_class(train["objective"])(init, settings, data, teacher).to(device)
     _, manifest_sha = read_dataset(data_dir)
-    # A resumable state is only ever continued under this very config, data and targets.
     target_weights = read_card(targets[0])["weights_sha256"] if targets else None
-    digest = config_digest(
-        {"model": model_cfg, "manifest_sha256": manifest_sha, "targets": target_weights}
-    )
-    state_dir = state_dir_of(out_dir)
+    record = provenance(model_cfg, manifest_sha256=manifest_sha, targets_sha256=target_weights)
+    # A resumable state is only ever continued under this very config, data and targets.
+    digest = config_digest([record[k] for k in ("config", "manifest_sha256", "targets_sha256")])
     began = time.perf_counter()
-    losses = fit(objective, settings, state_dir, digest, progress)
-    summary = {
+    losses = fit(objective, settings, state_dir_of(out_dir), digest, progress)
+    summary = _summary(name, settings, data, losses, device) | {
+        "seconds_this_run": round(time.perf_counter() - began, 1),
+        "provenance": record,
+    }
+    with atomic_dir(out_dir) as tmp:
+        objective.to("cpu").save(tmp)
+        write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
+        write_json(tmp / SUMMARY, summary)
+    shutil.rmtree(state_dir_of(out_dir), ignore_errors=True)
+    return summary
+
+
+def _summary(name: str, settings: dict[str, Any], data, losses: list[dict], device) -> dict:
+    return {
         "model": name,
-        "objective": train["objective"],
-        "dataset": train["dataset"],
+        "objective": settings["objective"],
+        "dataset": settings["dataset"],
         "utterances": len(data),
         "speakers": len(data.speaker_names),
         "epochs": settings["epochs"],
@@ -82,15 +93,7 @@ def train_model(
         "first_epoch_loss": _epoch_mean(losses, 1),
         "last_epoch_loss": _epoch_mean(losses, settings["epochs"]),
         "device": str(device),
-        "seconds_this_run": round(time.perf_counter() - began, 1),
-        "provenance": provenance(model_cfg, manifest_sha256=manifest_sha),
     }
-    with atomic_dir(out_dir) as tmp:
-        objective.to("cpu").save(tmp)
-        write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
-        write_json(tmp / SUMMARY, summary)
-    shutil.rmtree(state_dir, ignore_errors=True)
-    return summary
 
 
 def _epoch_mean(losses: list[dict[str, Any]], epoch: int) -> float:

@@ -52,6 +52,7 @@ def reduced_config() -> dict:
     models = config["models"]
     config["models"] = {m: models[m] for m in ["wavlm_random", "ecapa_random", "ecapa_aam", "ge2e"]}
     config["models"]["ecapa_aam"]["train"].update(epochs=2, batch_size=8)
+    config["models"]["ge2e"]["random_twin"] = {"seed": 0}  # a pretrained model's control
     config["tasks"] = {k: config["tasks"][k] for k in ["speaker_id", "keyword", "asv", "phones"]}
     config["similarity"].update(
         pairs="all",
