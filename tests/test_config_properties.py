@@ -143,6 +143,7 @@ def study(corpus: dict, labels: list[str]) -> dict:
     config = copy.deepcopy(DEFAULT)
     config["datasets"] = {"embedded": corpus}
     config["models"] = {"ge2e": config["models"]["ge2e"]}
+    config["similarity"]["pairs"] = "all"
     config["tasks"] = {
         label: {"kind": "classification", "dataset": "embedded", "label": label} for label in labels
     }
@@ -286,6 +287,7 @@ def waves() -> tuple[torch.Tensor, torch.Tensor]:
 def check_model_runs(model: dict) -> None:
     config = copy.deepcopy(DEFAULT)
     config["models"] = {"m": model}
+    config["similarity"]["pairs"] = "all"
     try:
         validate_config(config)
     except ConfigError as err:

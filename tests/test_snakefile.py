@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from strata.models import layer_specs
+from strata.models.twins import twin_of, with_twins
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -24,6 +25,7 @@ DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 def one_model_one_task() -> dict:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}  # no twin
+    config["similarity"]["pairs"] = "all"
     config["tasks"] = {"speaker_id": config["tasks"]["speaker_id"]}
     config["similarity"]["measures"] = ["linear_cka"]
     return config
@@ -81,7 +83,9 @@ def test_configfile_is_the_whole_study(where, tmp_path):
 def test_without_a_configfile_the_default_study_runs(where, tmp_path):
     out = dry_run(ROOT if where == "checkout" else tmp_path)
     twins = {name + "_twin" for name, m in DEFAULT["models"].items() if "random_twin" in m}
-    assert twins  # the default study shows a random-init control
+    # The default study shows random-init controls: the inits its trained models started from.
+    controls = {twin_of(m, with_twins(DEFAULT["models"])) for m in DEFAULT["models"]}
+    assert {"wavlm_random", "ecapa_random"} <= controls
     assert models_and_tasks(out) == (set(DEFAULT["models"]) | twins, set(DEFAULT["tasks"]))
 
 
@@ -102,7 +106,8 @@ def test_a_random_twin_is_one_line_and_its_control_pair_follows_each_listed_pair
 def test_later_configfiles_merge_into_earlier_ones(tmp_path):
     study, extra = tmp_path / "my.yaml", tmp_path / "extra.yaml"
     study.write_text(yaml.safe_dump(one_model_one_task()))
-    extra.write_text(yaml.safe_dump({"tasks": {"style": DEFAULT["tasks"]["style"]}}))
+    style = {"kind": "classification", "dataset": "embedded", "label": "style"}
+    extra.write_text(yaml.safe_dump({"tasks": {"style": style}}))
     out = dry_run(tmp_path, "--configfile", str(study), str(extra))
     assert models_and_tasks(out) == ({"ge2e"}, {"speaker_id", "style"})
 

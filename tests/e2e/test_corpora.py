@@ -36,6 +36,7 @@ def test_five_corpora_yield_all_six_tables(tmp_path):
         "iemocap": {"kind": "iemocap", "root": str(fake.iemocap(roots / "IEMOCAP")), "fold": 1},
     }
     config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}
+    config["similarity"]["pairs"] = "all"
     config["tasks"] = {name: task for name, (task, _) in TASKS.items()}
     config["similarity"]["dataset"] = "vox"
     config["probe"].update(lrs=[0.01], max_epochs=15, bootstrap=50)

@@ -300,6 +300,7 @@ def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):
     config = dag_run.copy_config()
     config["datasets"] = {"mine": {"kind": "manifest", "path": str(csv), "audio_root": str(audio)}}
     config["models"] = {"ge2e": {"family": "resemblyzer", "init": "pretrained"}}
+    config["similarity"]["pairs"] = "all"
     config["tasks"] = {
         "speaker_id": {"kind": "classification", "dataset": "mine", "label": "speaker"}
     }

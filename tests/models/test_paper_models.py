@@ -81,6 +81,7 @@ def test_the_paper_grid_dry_runs_with_each_models_layers(tmp_path):
     models["ecapa_wespeaker_dino"] = {"family": "wespeaker_ecapa", "init": "pretrained"}
     models["ecapa_wespeaker_dino"]["path"] = str(wespeaker)
     config["models"] = models
+    config["similarity"]["pairs"] = "all"
     config["tasks"] = {"speaker_id": config["tasks"]["speaker_id"]}
     (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
     cmd = [
