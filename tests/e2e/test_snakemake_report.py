@@ -134,8 +134,8 @@ def test_every_figure_of_strata_report_is_in_the_zip(smk_report, dag_run):
         path = f"{FIGURES}/{name}"
         assert smk_report.results[path]["mime_type"] == "image/png"
         assert smk_report.member(path) == (folder / name).read_bytes()
-    # Filed by what they show: probe curves and usage per configured task, similarity figures
-    # split into heatmaps and cross-model lines.
+    # Filed by what they show: the training losses, probe curves and usage per configured task,
+    # similarity figures split into heatmaps and cross-model lines.
     tasks = list(dag_run.config["tasks"])
     probes, usage = (
         smk_report.paths("Probes", "Score per layer"),
@@ -147,7 +147,8 @@ def test_every_figure_of_strata_report_is_in_the_zip(smk_report, dag_run):
         task = Path(path).stem.split("_", 1)[1]
         assert smk_report.results[path]["labels"] == {"task": task}
         assert f"<strong>{task}</strong>" in smk_report.results[path]["caption"]
-    similarity = [n for n in names if not n.startswith(("probe_", "usage_"))]
+    assert smk_report.paths("Training", "Loss curves") == [f"{FIGURES}/training_losses.png"]
+    similarity = [n for n in names if not n.startswith(("probe_", "usage_", "training_"))]
     assert sorted(smk_report.paths("Similarity", "Across models")) == [
         f"{FIGURES}/{n}" for n in similarity if n.endswith("_lines.png")
     ]
