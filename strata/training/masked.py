@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from strata.models import hf
+from strata.models.base import SAMPLE_RATE
 from strata.training.data import TrainingSet, batches_of, epoch_order
 
 HOP = 320  # samples per frame of the default conv stack (20 ms); checked against the model
@@ -41,7 +42,11 @@ def mfcc_frames(wave: torch.Tensor) -> np.ndarray:
     if len(wave) < WINDOW:
         return np.zeros((0, 39), np.float32)
     mfcc = torchaudio.compliance.kaldi.mfcc(
-        wave[None] * 32768, sample_frequency=16000, frame_length=25, frame_shift=20, dither=0.0
+        wave[None] * 32768,
+        sample_frequency=SAMPLE_RATE,
+        frame_length=25,
+        frame_shift=20,
+        dither=0.0,
     ).T
     d1 = torchaudio.functional.compute_deltas(mfcc)
     d2 = torchaudio.functional.compute_deltas(d1)
@@ -133,7 +138,7 @@ class MaskedPrediction(torch.nn.Module):
             yield self._batch(rows, g)
 
     def _batch(self, rows: np.ndarray, g: torch.Generator) -> Batch:
-        most = round(self.settings["crop_seconds"] * 16_000) // HOP  # frames per crop
+        most = round(self.settings["crop_seconds"] * SAMPLE_RATE) // HOP  # frames per crop
         waves, labels = [], []
         for i in rows.tolist():
             wave, target = self.data.wave(i), self.labels[i]

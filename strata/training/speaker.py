@@ -8,10 +8,9 @@ import numpy as np
 import torch
 
 from strata.models import ecapa
+from strata.models.base import SAMPLE_RATE
 from strata.training.augment import Augment
 from strata.training.data import TrainingSet, crop
-
-SAMPLE_RATE = 16_000
 
 
 class SpeakerNet(torch.nn.Module):
