@@ -98,17 +98,18 @@ def streaming_worker(n: int, d: int, layers: int, batch: int) -> dict[str, Any]:
         for start in range(0, n, rows):
             base = rng.standard_normal((min(rows, n - start), d), dtype=np.float32)
             xs = [np.roll(base, i, axis=1) for i in range(layers)]
-            yield xs, [np.tanh(np.roll(base, 3 * i, axis=1)) for i in range(layers)]
+            ys = [np.tanh(np.roll(base, 3 * i, axis=1)) for i in range(layers)]
+            yield xs, ys, np.arange(start, start + len(base))  # a row per utterance
 
     acc = HSICAccumulator(names, names)
     start = time.perf_counter()
-    for batch_a, batch_b in minibatches(chunks(), batch, rng):
-        acc.update(batch_a, batch_b)
+    for batch_a, batch_b, owners in minibatches(chunks(), batch, rng):
+        acc.update(batch_a, batch_b, owners)
     value = acc.cka()
     return {
         "wall_s": time.perf_counter() - start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "minibatches": len(acc.cross),
+        "minibatches": acc.batches,
         "diagonal_mean": float(np.mean(np.diag(value))),
     }
 

@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 # A prepared dataset folder: results/data/{dataset}/
 MANIFEST = "manifest.parquet"
 TRIALS = "trials.parquet"  # verification trials, where the dataset has them
-TRIAL_COLUMNS = ("enrollment", "test", "target")
+# split: "dev" trials choose layers and learning rates, "test" trials are reported; the two
+# sets have disjoint speakers, and neither's speakers train a verification projection.
+TRIAL_COLUMNS = ("enrollment", "test", "target", "split")
 
 # Every strata Parquet file carries its provenance as JSON under this schema-metadata key.
 PARQUET_META_KEY = b"strata"

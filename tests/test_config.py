@@ -96,6 +96,7 @@ TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "
         (["datasets", "embedded", "voices", 0, "engine"], "say", "voices.0.engine"),
         (["datasets", "embedded", "sample_rate"], 8000, "embedded.sample_rate"),
         (["datasets", "embedded", "trials_per_speaker"], 7, "trials_per_speaker"),
+        (["datasets", "embedded", "splits", "verification_dev_speakers"], -1, "dev_speakers"),
         (["datasets", "embedded", "keywords"], ["Yes"], "keywords.0"),
         (["models", "wavlm_random", "seed"], DELETE, "'models.wavlm_random.seed': is required"),
         (["models", "ge2e", "init"], "random", "'models.ge2e.init'"),
@@ -231,6 +232,11 @@ RULE_CASES = {
             ["datasets", "embedded", "splits", "verification_speakers"],
             55,  # every voice: no closed-set speaker left
             "datasets.embedded.splits.verification_speakers",
+        ),
+        (
+            ["datasets", "embedded", "splits", "verification_dev_speakers"],
+            1,  # a lone dev speaker has no other speaker for non-target trials
+            "datasets.embedded.splits.verification_dev_speakers",
         ),
         (
             ["datasets", "embedded", "utterances_per_speaker"],

@@ -108,6 +108,9 @@ def corpus_configs(draw) -> dict:
             max_size=3,
         )
     )
+    dev_speakers = {
+        "verification_dev_speakers": numbers(splits["verification_dev_speakers"], 3, True)
+    }
     return {
         "kind": "embedded",
         "seed": draw(numbers(CORPUS["seed"], cap=3, integer=True)),
@@ -132,7 +135,8 @@ def corpus_configs(draw) -> dict:
             ),
             "dev_fraction": draw(st.sampled_from([0.1, 0.2]) | numbers(splits["dev_fraction"])),
             "test_fraction": draw(st.sampled_from([0.1, 0.2]) | numbers(splits["test_fraction"])),
-        },
+        }
+        | draw(st.fixed_dictionaries({}, optional=dev_speakers)),
         "trials_per_speaker": draw(
             st.sampled_from([0, 4]) | numbers(CORPUS["trials_per_speaker"], cap=12, integer=True)
         ),
@@ -180,6 +184,14 @@ SMALL = {
 @example(
     corpus={**SMALL, "splits": {**SMALL["splits"], "verification_speakers": 1}}, labels=["style"]
 )
+@example(  # dev and test trials, two speakers each
+    corpus={
+        **SMALL,
+        "voices": VOICES[:5],
+        "splits": {**SMALL["splits"], "verification_speakers": 4, "verification_dev_speakers": 2},
+    },
+    labels=["speaker"],
+)
 def test_a_valid_corpus_config_builds_and_every_task_can_be_assembled(corpus, labels):
     config = study(corpus, labels)
     try:
@@ -195,6 +207,13 @@ def test_a_valid_corpus_config_builds_and_every_task_can_be_assembled(corpus, la
     assert len(manifest) == len(corpus["voices"]) * corpus["utterances_per_speaker"]
     assert len(trials) == corpus["splits"]["verification_speakers"] * corpus["trials_per_speaker"]
     planned = plan_from_config(corpus)  # what the parse-time rules saw is what was built
+    assert list(trials.itertuples(index=False, name=None)) == planned.trials
+    speaker = manifest.set_index("utt_id")["speaker"]
+    sides = {
+        side: set(speaker[t["enrollment"]]) | set(speaker[t["test"]])
+        for side, t in trials.groupby("split")
+    }
+    assert not sides.get("dev", set()) & sides.get("test", set())
     assert all(len(p) for p in manifest["phones"])  # what the plan's "phones" stands in for
     for column in planned.utterances[0].labels():
         built = manifest[column].astype(object).where(manifest[column].notna(), None)

@@ -2,10 +2,11 @@
 
 A stand-in for the six SUPERB tasks in one corpus: every voice (espeak-ng accent × variant,
 flite, festival) is a speaker (SID); held-out speakers give balanced verification trials
-(ASV); every utterance has cmudict phones (PR); single keywords (KS) and intent commands from a
-fixed inventory of wordings that recur across speakers (IC, split by speaker as FSC); every
-text is said in every speaking style (ER-like rate/pitch classes). Planning is pure
-(:mod:`strata.corpus.plan`); :func:`build_corpus` synthesises the plan.
+(ASV), dev and test trials on disjoint speakers; every utterance has cmudict phones (PR);
+single keywords (KS) and intent commands from a fixed inventory of wordings that recur across
+speakers (IC, split by speaker as FSC); every text is said in every speaking style (ER-like
+rate/pitch classes). Planning is pure (:mod:`strata.corpus.plan`); :func:`build_corpus`
+synthesises the plan.
 """
 
 from strata._lazy import lazy_exports

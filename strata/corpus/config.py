@@ -44,6 +44,7 @@ class CorpusConfig:
     styles: tuple[Style, ...]
     keywords: tuple[str, ...]
     verification_speakers: int
+    verification_dev_speakers: int  # of those, the speakers of the dev trials
     dev_fraction: float
     test_fraction: float
     trials_per_speaker: int
@@ -55,6 +56,11 @@ def _voices(raw: list[dict[str, str]]) -> tuple[Voice, ...]:
 
 def _styles(raw: Mapping[str, Mapping[str, float]]) -> tuple[Style, ...]:
     return tuple(Style(name, float(s["rate"]), float(s["pitch"])) for name, s in raw.items())
+
+
+def default_dev_speakers(verification_speakers: int) -> int:
+    """Half the verification speakers give dev trials, once both halves can have 2."""
+    return verification_speakers // 2 if verification_speakers >= 4 else 0
 
 
 def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
@@ -72,6 +78,9 @@ def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
         styles=_styles(cfg["styles"]),
         keywords=tuple(cfg["keywords"]),
         verification_speakers=splits["verification_speakers"],
+        verification_dev_speakers=splits.get(
+            "verification_dev_speakers", default_dev_speakers(splits["verification_speakers"])
+        ),
         dev_fraction=float(splits["dev_fraction"]),
         test_fraction=float(splits["test_fraction"]),
         trials_per_speaker=cfg["trials_per_speaker"],
@@ -96,4 +105,17 @@ def _check_consistency(c: CorpusConfig) -> None:
         raise ConfigError(
             "splits.verification_speakers",
             "must be >= 2 when trials_per_speaker > 0 (non-target trials need another speaker)",
+        )
+    dev, test = c.verification_dev_speakers, c.verification_speakers - c.verification_dev_speakers
+    if test < 0:
+        raise ConfigError(
+            "splits.verification_dev_speakers",
+            f"{dev} exceeds verification_speakers ({c.verification_speakers})",
+        )
+    # A non-target trial pairs a speaker with another speaker of its own side (dev or test).
+    if c.trials_per_speaker and (dev == 1 or test < 2):
+        raise ConfigError(
+            "splits.verification_dev_speakers",
+            f"{dev} dev and {test} test trial speakers: dev trials need 0 or >= 2 speakers, "
+            "test trials >= 2",
         )

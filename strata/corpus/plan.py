@@ -123,20 +123,32 @@ def plan_corpus(cfg: CorpusConfig, roles: Mapping[str, str]) -> list[Utterance]:
     return utts
 
 
-def choose_verification(cfg: CorpusConfig) -> list[str]:
-    """Held-out speakers, taken round-robin over engines so several engines are represented."""
-    rng = rng_for(cfg.seed, "verification")
+def _spread(rng: np.random.Generator, voices: Sequence[Voice], k: int) -> list[str]:
+    """``k`` speakers of ``voices``, taken round-robin over engines so several are represented."""
     by_engine: dict[str, list[str]] = {}
-    for voice in cfg.voices:
+    for voice in voices:
         by_engine.setdefault(voice.engine, []).append(speaker_id(voice))
     queues = [list(rng.permutation(sorted(by_engine[e]))) for e in sorted(by_engine)]
     queues = [queues[i] for i in rng.permutation(len(queues))]
     chosen: list[str] = []
-    while len(chosen) < cfg.verification_speakers:
+    while len(chosen) < k:
         for queue in queues:
-            if queue and len(chosen) < cfg.verification_speakers:
+            if queue and len(chosen) < k:
                 chosen.append(str(queue.pop(0)))
     return sorted(chosen)
+
+
+def choose_verification(cfg: CorpusConfig) -> list[str]:
+    """Held-out speakers, spread over engines so several engines are represented."""
+    return _spread(rng_for(cfg.seed, "verification"), cfg.voices, cfg.verification_speakers)
+
+
+def trial_splits(cfg: CorpusConfig, verification: Sequence[str]) -> dict[str, str]:
+    """Verification speaker -> the split of its trials: ``dev`` (layer and learning-rate
+    choice) or ``test`` (reported); dev speakers spread over engines as the held-out ones."""
+    held = [v for v in cfg.voices if speaker_id(v) in verification]
+    dev = _spread(rng_for(cfg.seed, "trial_splits"), held, cfg.verification_dev_speakers)
+    return {s: "dev" if s in dev else "test" for s in verification}
 
 
 ROLES = ("train", "dev", "test", "verification")  # a speaker's role; the first three: IC split
@@ -248,11 +260,18 @@ def _pairs(rng: np.random.Generator, n_rows: int, n_cols: int, k: int, distinct:
     return pairs
 
 
-Trial = tuple[str, str, bool]  # enrollment utt_id, test utt_id, same speaker
+Trial = tuple[str, str, bool, str]  # enrollment utt_id, test utt_id, same speaker, split
 
 
-def make_trials(cfg: CorpusConfig, utts: Sequence[Utterance], splits: Mapping[str, str]):
-    """Balanced target/non-target trials; enrollment and test both from verification speakers."""
+def make_trials(
+    cfg: CorpusConfig,
+    utts: Sequence[Utterance],
+    splits: Mapping[str, str],
+    sides: Mapping[str, str],
+) -> list[Trial]:
+    """Balanced target/non-target trials per verification speaker, each in its speaker's trial
+    split (``sides``); a non-target partner is another speaker of the same split, so dev and
+    test trials share no speaker."""
     ids: dict[str, list[str]] = {}
     for u in sorted(utts, key=lambda u: u.utt_id):
         if splits[u.utt_id] == "verification":
@@ -260,12 +279,12 @@ def make_trials(cfg: CorpusConfig, utts: Sequence[Utterance], splits: Mapping[st
     half = cfg.trials_per_speaker // 2
     rows: list[Trial] = []
     for speaker, own in sorted(ids.items()):
-        rng = rng_for(cfg.seed, "trials", speaker)
-        others = sorted(u for s, us in ids.items() if s != speaker for u in us)
-        rows += [(own[i], own[j], True) for i, j in _pairs(rng, len(own), len(own), half, True)]
-        rows += [
-            (own[i], others[j], False) for i, j in _pairs(rng, len(own), len(others), half, False)
-        ]
+        side, rng = sides[speaker], rng_for(cfg.seed, "trials", speaker)
+        others = sorted(u for s, us in ids.items() if s != speaker and sides[s] == side for u in us)
+        same = _pairs(rng, len(own), len(own), half, True)
+        rows += [(own[i], own[j], True, side) for i, j in same]
+        other = _pairs(rng, len(own), len(others), half, False)
+        rows += [(own[i], others[j], False, side) for i, j in other]
     return rows
 
 
@@ -278,6 +297,7 @@ class CorpusPlan:
     splits: dict[str, str]  # utt_id -> split: texts split within each closed-set speaker
     roles: dict[str, str]  # speaker -> speaker_split: speaker-disjoint train/dev/test
     trials: list[Trial]
+    trial_splits: dict[str, str]  # verification speaker -> its trials' split: dev or test
 
     def split_columns(self) -> dict[str, dict[str, str]]:
         """The manifest's split columns: utt_id -> split in each."""
@@ -309,7 +329,9 @@ def plan(config: CorpusConfig) -> CorpusPlan:
     roles = speaker_roles(config)
     utts = plan_corpus(config, roles)
     splits = assign_splits(config, utts, roles)
-    return CorpusPlan(config, utts, splits, roles, make_trials(config, utts, splits))
+    sides = trial_splits(config, [s for s, role in roles.items() if role == "verification"])
+    trials = make_trials(config, utts, splits, sides)
+    return CorpusPlan(config, utts, splits, roles, trials, sides)
 
 
 def plan_from_config(cfg: Mapping[str, Any]) -> CorpusPlan:

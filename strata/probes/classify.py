@@ -16,8 +16,9 @@ def test_accuracy(predicted: np.ndarray, y: np.ndarray, probe: dict) -> tuple[Es
     """Test accuracy with its bootstrap interval over utterances, and chance: the best constant
     guess on test, what a probe that learned nothing can score."""
     correct = predicted == y
+    utterances = np.arange(len(correct))
     test = bootstrap(
-        accuracy(correct), len(correct), probe["bootstrap"], probe["confidence"], probe["seed"]
+        accuracy(correct), utterances, probe["bootstrap"], probe["confidence"], probe["seed"]
     )
     return test, float(np.bincount(y).max() / len(y))
 

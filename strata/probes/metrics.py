@@ -1,26 +1,40 @@
-"""Task metrics and bootstrap confidence intervals.
+"""Task metrics and their confidence intervals.
 
-EER and minDCF follow SpeechBrain's definitions exactly (``speechbrain.utils.metric_stats``:
-the same candidate thresholds, miss = target score <= threshold, false alarm = non-target >
-threshold, EER = (FAR + FRR) / 2 where they are closest), computed from sorted scores in
-O(n log n): SpeechBrain's own loops are O(n²) in time (EER) and memory (minDCF), too slow for
-VoxCeleb1-O's 37k trials, let alone a thousand bootstrap resamples. A test holds them equal to
-SpeechBrain's. Edit distance is torchaudio's. A bootstrap resamples the test set's units
-(utterances or trials) with replacement and recomputes the metric; the interval is the
-percentile interval.
+EER follows SpeechBrain's definition exactly (``speechbrain.utils.metric_stats``: miss = target
+score <= threshold, false alarm = non-target > threshold, EER = (FAR + FRR) / 2 where they are
+closest), computed from sorted scores in O(n log n) (SpeechBrain's loop is O(n²), too slow for
+VoxCeleb1-O's 37k trials, let alone a thousand resamples); a test holds them equal. minDCF is
+the NIST SRE / VoxSRC normalised form, DCF / min(C_miss·p_target, C_fa·(1 − p_target)), at
+:data:`DCF` (SpeechBrain returns the unnormalised DCF, 1/p_target times smaller here). Edit
+distance is torchaudio's.
+
+Intervals: a cluster bootstrap. The resampled unit is the one that is independent: utterances
+for utterance-level metrics, enrolment speakers for verification trials (all of a drawn
+speaker's trials move together). Each resample is a vector of row multiplicities, so a metric is
+evaluated on a thousand resamples at once. The interval is the *expanded* percentile interval
+(Hesterberg 2015): percentiles at α'/2 and 1 − α'/2 with Φ⁻¹(α'/2) = √(G/(G−1))·t_{G−1, α/2}
+for G units, which corrects the plain percentile interval's undercoverage when units are few
+(ten trial speakers: 90 % instead of 95 %). Tests hold coverage within 93–97 % on simulations
+with known truth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+DCF = {"p_target": 0.01, "c_miss": 1.0, "c_fa": 1.0}  # VoxSRC's minDCF operating point
+RESAMPLE_CHUNK = 100  # resamples evaluated at once: memory is chunk × rows floats
+
+# A metric of weighted rows: (resamples, rows) multiplicities -> (resamples,) values.
+Weighted = Callable[[np.ndarray], np.ndarray]
+
 
 @dataclass(frozen=True)
 class Estimate:
-    """A test metric with its bootstrap percentile interval."""
+    """A test metric with its confidence interval."""
 
     value: float
     ci_low: float
@@ -30,24 +44,55 @@ class Estimate:
         return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
 
+def unit_weights(
+    units: np.ndarray, resamples: int, seed: int, chunk: int = RESAMPLE_CHUNK
+) -> Iterator[np.ndarray]:
+    """(b, rows) multiplicities of each row when whole units (``units[i]``: row i's unit) are
+    drawn with replacement, ``chunk`` resamples at a time."""
+    _, owner = np.unique(np.asarray(units), return_inverse=True)
+    count = int(owner.max()) + 1 if len(owner) else 0
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        draws = rng.multinomial(
+            count, np.full(count, 1 / count), size=min(chunk, resamples - start)
+        )
+        yield draws[:, owner].astype(np.float64)
+
+
+def interval_levels(units: int, confidence: float) -> tuple[float, float]:
+    """Percentiles (0–100) of the expanded percentile interval for ``units`` independent units."""
+    from scipy.special import ndtr, stdtrit
+
+    alpha = 1 - confidence
+    if units < 2:
+        return 0.0, 100.0
+    t = -float(stdtrit(units - 1, alpha / 2))
+    tail = float(ndtr(-np.sqrt(units / (units - 1)) * t)) * 100
+    return tail, 100 - tail
+
+
 def bootstrap(
-    statistic: Callable[[np.ndarray], float],
-    n: int,
+    statistic: Weighted,
+    units: np.ndarray,
     resamples: int,
     confidence: float,
     seed: int,
 ) -> Estimate:
-    """``statistic(indices)`` on all ``n`` units, and its interval over ``resamples`` draws."""
-    rng = np.random.default_rng(seed)
-    value = statistic(np.arange(n))
-    draws = [statistic(rng.integers(0, n, n)) for _ in range(resamples)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.nanpercentile(draws, [tail, 100 - tail]) if draws else (value, value)
-    return Estimate(float(value), float(low), float(high))
+    """``statistic`` on every row once, and its expanded percentile interval over
+    ``resamples`` cluster resamples of ``units`` (one label per row)."""
+    units = np.asarray(units)
+    value = float(statistic(np.ones((1, len(units))))[0])
+    draws = [statistic(w) for w in unit_weights(units, resamples, seed)]
+    if not draws:
+        return Estimate(value, value, value)
+    levels = interval_levels(len(np.unique(units)), confidence)
+    low, high = np.nanpercentile(np.concatenate(draws), levels)
+    return Estimate(value, float(low), float(high))
 
 
-def accuracy(correct: np.ndarray) -> Callable[[np.ndarray], float]:
-    return lambda idx: float(correct[idx].mean())
+def accuracy(correct: np.ndarray) -> Weighted:
+    hits = np.asarray(correct, np.float64)
+    return lambda w: (w @ hits) / w.sum(axis=1)
 
 
 def det_rates(scores: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,22 +108,37 @@ def det_rates(scores: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return frr, far
 
 
-def eer_and_min_dcf(
-    scores: np.ndarray, target: np.ndarray, p_target: float = 0.01
-) -> tuple[float, float]:
-    """EER and minDCF (c_miss = c_fa = 1) of trial scores; both in [0, 1]."""
+def eer_and_min_dcf(scores: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """EER and normalised minDCF (at :data:`DCF`) of trial scores."""
     frr, far = det_rates(np.asarray(scores, np.float64), np.asarray(target, bool))
     closest = int(np.argmin(np.abs(far - frr)))  # the first, as SpeechBrain's loop keeps it
-    dcf = p_target * frr + (1 - p_target) * far
-    return float((far[closest] + frr[closest]) / 2), float(dcf.min())
+    p, c_miss, c_fa = DCF["p_target"], DCF["c_miss"], DCF["c_fa"]
+    dcf = c_miss * p * frr + c_fa * (1 - p) * far
+    return float((far[closest] + frr[closest]) / 2), float(
+        dcf.min() / min(c_miss * p, c_fa * (1 - p))
+    )
 
 
-def eer(scores: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], float]:
-    def statistic(idx: np.ndarray) -> float:
-        t = target[idx]
-        if t.all() or not t.any():  # a resample without both kinds has no EER
-            return float("nan")
-        return eer_and_min_dcf(scores[idx], t)[0]
+def eer(scores: np.ndarray, target: np.ndarray) -> Weighted:
+    """EER of weighted trials (a trial drawn twice counts twice); NaN for a resample without
+    both kinds. Rates change only at distinct scores, so these thresholds give every value
+    SpeechBrain's candidate set gives."""
+    order = np.argsort(np.asarray(scores, np.float64), kind="stable")
+    sorted_scores, is_target = np.asarray(scores)[order], np.asarray(target, bool)[order]
+    last = np.append(sorted_scores[1:] != sorted_scores[:-1], True)  # last row of each tie
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        w = w[:, order]
+        hit = np.cumsum(w * is_target, axis=1)
+        miss_nontarget = np.cumsum(w * ~is_target, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frr = hit[:, last] / hit[:, -1:]
+            far = 1 - miss_nontarget[:, last] / miss_nontarget[:, -1:]
+        gap = np.abs(far - frr)
+        valid = np.isfinite(gap).all(axis=1)
+        pick = np.argmin(np.where(np.isfinite(gap), gap, np.inf), axis=1)
+        rows = np.arange(len(w))
+        return np.where(valid, (far[rows, pick] + frr[rows, pick]) / 2, np.nan)
 
     return statistic
 
@@ -93,9 +153,14 @@ def edit_counts(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequen
     )
 
 
-def error_rate(counts: np.ndarray) -> Callable[[np.ndarray], float]:
-    """PER: total edits over total reference length of the selected utterances."""
-    return lambda idx: float(counts[idx, 0].sum() / max(counts[idx, 1].sum(), 1))
+def error_rate(counts: np.ndarray) -> Weighted:
+    """PER of weighted utterances: total edits over total reference length."""
+    return lambda w: (w @ counts[:, 0]) / np.maximum(w @ counts[:, 1], 1)
+
+
+def per(counts: np.ndarray) -> float:
+    """PER of every utterance of ``counts``."""
+    return float(error_rate(counts)(np.ones((1, len(counts))))[0])
 
 
 @dataclass

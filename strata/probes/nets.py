@@ -124,18 +124,28 @@ class WeightedSum(Net):
             grads[f"projection_{i}_bias"] = a * summed.sum(0)
         return grads
 
-    def usage(self) -> dict[str, list[float]]:
-        """Softmax weights, ‖A_l‖_F, and the usage w_l·‖A_l‖_F normalised to sum to 1."""
+    def usage(self, xs: Sequence[np.ndarray]) -> dict[str, list[float]]:
+        """Layer usage on the rows ``xs`` (dev): :func:`usage_record` of each layer's term
+        w_l A_l x_l (the bias is a constant, not information the layer carries)."""
         weights = softmax(self.params["layer_logits"].astype(np.float64))
-        norms = np.array(
-            [np.linalg.norm(self.params[f"projection_{i}_weight"]) for i in range(self.layers)]
-        )
-        usage = weights * norms
-        return {
-            "weights": weights.tolist(),
-            "projection_norms": norms.tolist(),
-            "usage": (usage / usage.sum()).tolist(),
-        }
+        a = [self.params[f"projection_{i}_weight"].astype(np.float64) for i in range(self.layers)]
+        term_norms = [w * np.linalg.norm(x @ m.T) for w, x, m in zip(weights, xs, a, strict=True)]
+        return usage_record(weights, [np.linalg.norm(m) for m in a], term_norms)
+
+
+def usage_record(weights, projection_norms, term_norms) -> dict[str, list[float]]:
+    """The weighted sum's layer usage, three ways: softmax ``weights``; ``weight_norm_usage``,
+    w_l·‖A_l‖_F normalised; and ``usage``, each layer's measured share ‖w_l A_l X_l‖_F of the
+    summed terms' norms on the data (what the report plots)."""
+    weights, norms = np.asarray(weights, np.float64), np.asarray(projection_norms, np.float64)
+    terms = np.asarray(term_norms, np.float64)
+    product = weights * norms
+    return {
+        "weights": weights.tolist(),
+        "projection_norms": norms.tolist(),
+        "weight_norm_usage": (product / product.sum()).tolist(),
+        "usage": (terms / terms.sum()).tolist(),
+    }
 
 
 def cross_entropy_grad(logits: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from torch import nn
 
 from strata.features.shards import read_shard, shard_path
 from strata.probes.linear import best_lr
-from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate
+from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate, per
 from strata.probes.tasks import SPLITS, split_column_of
 
 BLANK = 0
@@ -125,15 +125,23 @@ class FrameWeightedSum(nn.Module):
             total = total + weights[i] * projection(x)
         return total
 
-    def usage(self) -> dict[str, list[float]]:
+    def usage(self, layers: list[Frames], rows: np.ndarray) -> dict[str, list[float]]:
+        """:func:`strata.probes.nets.usage_record` on the frames of ``rows`` (dev): each
+        layer's term w_l A_l x_l summed in squares over real frames, a batch at a time."""
+        from strata.probes.nets import usage_record
+
         weights = self.logits.softmax(0).detach().double()
-        norms = torch.stack([p.weight.detach().norm() for p in self.projections]).double()
-        usage = weights * norms
-        return {
-            "weights": weights.tolist(),
-            "projection_norms": norms.tolist(),
-            "usage": (usage / usage.sum()).tolist(),
-        }
+        squares = torch.zeros(len(layers), dtype=torch.float64)
+        with torch.no_grad():
+            for start in range(0, len(rows), DECODE_BATCH):
+                picked = rows[start : start + DECODE_BATCH]
+                for i, (frames, projection) in enumerate(
+                    zip(layers, self.projections, strict=True)
+                ):
+                    term = frames.batch(picked) @ projection.weight.T  # padding rows stay zero
+                    squares[i] += term.double().square().sum()
+        norms = [p.weight.detach().norm().item() for p in self.projections]
+        return usage_record(weights.numpy(), norms, (weights * squares.sqrt()).numpy())
 
 
 def length_batches(
@@ -203,9 +211,9 @@ def train_ctc(layers: list[Frames], phones, rows, vocab, probe: dict, lr: float,
                 p.grad = None
             loss.backward()
             opt.step({str(i): p.grad for i, p in enumerate(params)})
-        per = error_rate(edit_counts(model.decode(layers, dev), dev_phones))(np.arange(len(dev)))
-        if per < best:
-            best, best_epoch, best_state = per, epoch, copy.deepcopy(model.state_dict())
+        dev_per = per(edit_counts(model.decode(layers, dev), dev_phones))
+        if dev_per < best:
+            best, best_epoch, best_state = dev_per, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= probe["patience"]:
             break
     model.load_state_dict(best_state)
@@ -228,7 +236,7 @@ def _fit(layers: list[Frames], ids, manifest, task, probe, width) -> tuple[Probe
     }
     estimate = bootstrap(
         error_rate(counts["test"]),
-        len(counts["test"]),
+        np.arange(len(counts["test"])),  # utterances: an utterance's phones move together
         probe["bootstrap"],
         probe["confidence"],
         probe["seed"],
@@ -239,7 +247,7 @@ def _fit(layers: list[Frames], ids, manifest, task, probe, width) -> tuple[Probe
         test=estimate,
         chance=1.0,  # an empty transcript: every reference phone deleted
         higher_is_better=False,
-        scores={s: error_rate(c)(np.arange(len(c))) for s, c in counts.items()},
+        scores={s: per(c) for s, c in counts.items()},
         lr=lr,
         dev_by_lr={str(k): fit[1] for k, fit in fits.items()},
         n={s: len(rows[s]) for s in SPLITS},
@@ -275,5 +283,6 @@ def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutco
         all_frames.append(frames)
     _in_manifest_order(features, ids, manifest)
     outcome, model = _fit(all_frames, ids, manifest, task, probe, probe["projection_width"])
-    outcome.extra = {"layers": layers, **model.front.usage(), **outcome.extra}
+    dev = _splits(manifest, ids, task.get("label", "phones"), split_column_of(task))["dev"]
+    outcome.extra = {"layers": layers, **model.front.usage(all_frames, dev), **outcome.extra}
     return outcome

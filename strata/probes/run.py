@@ -156,12 +156,25 @@ def summarise(metric_files: list[Path], parquet: Path, csv: Path):
     import pandas as pd
     import pyarrow as pa
 
-    table = pd.DataFrame([read_json(path) for path in metric_files])[SUMMARY_COLUMNS]
+    records = [read_json(path) for path in metric_files]
+    table = pd.DataFrame(records)[SUMMARY_COLUMNS]
     meta = provenance(None, metrics=[str(path) for path in metric_files])
+    if records and all("min_dcf" in r for r in records):  # verification: say which minDCF it is
+        point = records[0]["min_dcf_operating_point"]
+        table[min_dcf_column(point)] = [r["min_dcf"] for r in records]
+        meta["min_dcf"] = {"normalised": "NIST SRE / VoxSRC", **point}
     write_parquet(pa.Table.from_pandas(table, preserve_index=False), parquet, meta)
     with atomic_path(csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     return table
+
+
+def min_dcf_column(point: dict[str, float]) -> str:
+    """The summary column of the normalised minDCF, named by its operating point."""
+    name = f"min_dcf_p{point['p_target']:g}"
+    if point["c_miss"] != 1 or point["c_fa"] != 1:
+        name += f"_cmiss{point['c_miss']:g}_cfa{point['c_fa']:g}"
+    return name
 
 
 def read_task_inputs(data: Path, frames: bool) -> tuple[Columns, Columns | None]:

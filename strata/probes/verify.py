@@ -1,7 +1,13 @@
 """Verification probes (ASV): score each trial by the cosine of its two utterances' vectors,
 either the layer's own (parameter-free) or a projection trained to classify the training
-speakers (learning rate chosen on their dev utterances); EER and minDCF (p_target 0.01), with a
-bootstrap interval over trials."""
+speakers; EER and normalised minDCF.
+
+Trials come in two speaker-disjoint sets (the trial table's ``split``): dev trials choose the
+learning rate (and, in the summary, the best layer), test trials are reported, with a cluster
+bootstrap over their enrolment speakers. Without dev trials the learning rate is chosen on the
+training speakers' dev utterances and the dev column stays empty. No speaker of either set
+trains the projection.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from strata.probes.linear import best_lr, project, train_linear_probe
-from strata.probes.metrics import ProbeOutcome, bootstrap, eer, eer_and_min_dcf
+from strata.probes.metrics import DCF, ProbeOutcome, bootstrap, eer, eer_and_min_dcf
 from strata.probes.tasks import Columns, classification_data, split_column_of
+
+TRIAL_SPLITS = ("dev", "test")
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,12 +38,23 @@ def trial_rows(trials: Columns, ids: list[str]) -> tuple[np.ndarray, np.ndarray]
     return np.array([index[u] for u in enrolment]), np.array([index[u] for u in test])
 
 
+def trial_splits(trials: Columns) -> dict[str, np.ndarray]:
+    """Row positions of the dev and test trials; any other split is an error naming it."""
+    splits = np.asarray(trials["split"], dtype=object)
+    unknown = sorted(set(splits) - set(TRIAL_SPLITS))
+    if unknown:
+        raise ValueError(f"trials: split must be dev or test, got {unknown[:3]}")
+    found = {s: np.flatnonzero(splits == s) for s in TRIAL_SPLITS}
+    if not len(found["test"]):
+        raise ValueError("trials: no test trials")
+    return found
+
+
 def without_trial_speakers(
     manifest: Columns, trials: Columns, label: str, split: str = "split"
 ) -> dict[str, list]:
-    """The manifest with every utterance of a speaker who occurs in a trial taken out of the
-    ``split`` column's splits (VoxCeleb1's identification splits include the verification
-    speakers)."""
+    """The manifest with every utterance of a speaker who occurs in a trial (dev or test) taken
+    out of the ``split`` column's splits (VoxCeleb1's identification splits include them)."""
     in_trials = set(trials["enrollment"]) | set(trials["test"])
     labels = list(manifest[label])
     speakers = {s for u, s in zip(manifest["utt_id"], labels, strict=True) if u in in_trials}
@@ -54,6 +73,30 @@ def training_speakers(manifest: Columns, trials: Columns, task: dict[str, Any], 
     return held_out, ids, x, {"label": label, "split": split}
 
 
+class Trials:
+    """A dataset's trials against one set of utterance rows: scores any embedding of them."""
+
+    def __init__(self, trials: Columns, ids: list[str], manifest: Columns, label: str):
+        self.enrol, self.test = trial_rows(trials, ids)
+        self.target = np.asarray(trials["target"], dtype=bool)
+        self.splits = trial_splits(trials)
+        if label not in manifest:
+            raise KeyError(f"verification: speaker column {label!r} not in manifest")
+        speaker = dict(zip(manifest["utt_id"], manifest[label], strict=True))
+        self.speaker = np.array([str(speaker[u]) for u in trials["enrollment"]], dtype=object)
+
+    @property
+    def has_dev(self) -> bool:
+        return len(self.splits["dev"]) > 0
+
+    def scores(self, embedded: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.splits[split]
+        return cosine(embedded[self.enrol[rows]], embedded[self.test[rows]]), self.target[rows]
+
+    def dev_eer(self, embedded: np.ndarray) -> float:
+        return eer_and_min_dcf(*self.scores(embedded, "dev"))[0] if self.has_dev else np.nan
+
+
 def fit_verification(
     x: np.ndarray,
     ids: list[str],
@@ -62,49 +105,60 @@ def fit_verification(
     task: dict[str, Any],
     probe: dict,
 ) -> ProbeOutcome:
+    scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
     lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
     if task.get("scoring", "cosine") == "projection":
         data = classification_data(*training_speakers(manifest, trials, task, ids, x))
         width = min(probe["projection_width"], x.shape[1])
         fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
-        dev_by_lr = {str(k): fit.accuracy["dev"] for k, fit in fits.items()}
-        lr = best_lr({k: fit.accuracy["dev"] for k, fit in fits.items()}, higher_is_better=True)
-        state = fits[lr].state
-        embedded = project(state, x).astype(np.float64)
-        extra = {"projection_width": width, "speaker_dev_accuracy": fits[lr].accuracy["dev"]}
+        spaces = {lr: project(fit.state, x).astype(np.float64) for lr, fit in fits.items()}
+        speaker_dev = {lr: fit.accuracy["dev"] for lr, fit in fits.items()}
+        lr, dev_by_lr = choose_lr(scored, spaces, speaker_dev)
+        state, embedded = fits[lr].state, spaces[lr]
+        extra = {"projection_width": width, "speaker_dev_accuracy": speaker_dev[lr]}
     extra = {"scoring": task.get("scoring", "cosine"), **extra}
-    return trial_outcome(embedded, ids, trials, probe, lr, dev_by_lr, extra, state)
+    return trial_outcome(embedded, scored, probe, lr, dev_by_lr, extra, state)
+
+
+def choose_lr(
+    scored: Trials, spaces: dict[float, np.ndarray], speaker_dev: dict[float, float]
+) -> tuple[float, dict[str, float]]:
+    """The learning rate with the lowest dev-trial EER; without dev trials, the highest
+    speaker accuracy on the training speakers' dev utterances. Also every candidate's score."""
+    if scored.has_dev:
+        by_lr = {lr: scored.dev_eer(space) for lr, space in spaces.items()}
+        return best_lr(by_lr, higher_is_better=False), {str(k): v for k, v in by_lr.items()}
+    lr = best_lr(speaker_dev, higher_is_better=True)
+    return lr, {str(k): v for k, v in speaker_dev.items()}
 
 
 def trial_outcome(
     embedded: np.ndarray,
-    ids: list[str],
-    trials: Columns,
+    scored: Trials,
     probe: dict,
     lr: float | None,
     dev_by_lr: dict[str, float],
     extra: dict[str, Any],
     state: dict[str, Any],
 ) -> ProbeOutcome:
-    """Trials scored by the cosine of ``embedded`` rows (one per id): EER with its bootstrap
-    interval over trials, and minDCF."""
-    enrol, test = trial_rows(trials, ids)
-    scores = cosine(embedded[enrol], embedded[test])
-    target = np.asarray(trials["target"], dtype=bool)
+    """Trials scored by the cosine of ``embedded`` rows: test EER with its interval over
+    enrolment speakers, dev EER, and normalised minDCF on test."""
+    scores, target = scored.scores(embedded, "test")
     value, min_dcf = eer_and_min_dcf(scores, target)
+    speakers = scored.speaker[scored.splits["test"]]
     estimate = bootstrap(
-        eer(scores, target), len(scores), probe["bootstrap"], probe["confidence"], probe["seed"]
+        eer(scores, target), speakers, probe["bootstrap"], probe["confidence"], probe["seed"]
     )
-    nan = float("nan")
+    counts = {f"{s}_trials": len(rows) for s, rows in scored.splits.items()}
     return ProbeOutcome(
         metric="eer",
         test=estimate,
         chance=0.5,  # scores unrelated to the speaker: misses and false alarms balance at 50 %
         higher_is_better=False,
-        scores={"train": nan, "dev": nan, "test": value},
+        scores={"train": np.nan, "dev": scored.dev_eer(embedded), "test": value},
         lr=lr,
         dev_by_lr=dev_by_lr,
-        n={"trials": len(scores), "target": int(target.sum())},
-        extra={"min_dcf": min_dcf, **extra},
+        n={**counts, "target": int(target.sum()), "test_speakers": len(set(speakers))},
+        extra={"min_dcf": min_dcf, "min_dcf_operating_point": DCF, **extra},
         state=state,
     )

@@ -2,9 +2,12 @@
 
 Each layer is standardised on train and mapped by its own linear projection A_l to a common
 width (layer widths differ, e.g. ECAPA's); softmax weights w over layers are learnt with the
-rest. Layer usage is read as w_l · ‖A_l‖_F (normalised to sum to 1), the paper's measure.
-Classification trains a softmax head; verification trains one on the training speakers and
-scores trials by the cosine of the weighted sum; phoneme recognition trains a CTC head on
+rest. Layer usage is measured: each layer's share of the weighted sum on the dev split,
+‖w_l A_l X_l‖_F / Σ_k ‖w_k A_k X_k‖_F (``usage``); the softmax weights and w_l·‖A_l‖_F (the
+paper's reading, equal to the measured share only when a layer's standardised dimensions are
+uncorrelated) are kept beside it. Classification trains a softmax head; verification trains one
+on the training speakers (learning rate chosen on dev trials) and scores trials by the cosine of
+the weighted sum; phoneme recognition trains a CTC head on
 every frame (frame-level layers only, all at the model's one frame rate;
 :mod:`strata.probes.phonemes`).
 """
@@ -66,17 +69,23 @@ def fit_weighted(
     fits = {lr: fit(lr) for lr in probe["lrs"]}
     dev_by_lr = {str(k): f.accuracy["dev"] for k, (_, f) in fits.items()}
     lr = best_lr({k: f.accuracy["dev"] for k, (_, f) in fits.items()}, higher_is_better=True)
+    if verification:
+        from strata.probes.verify import Trials, choose_lr
+
+        scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
+        spaces = {k: net.embed(scaled).astype(np.float64) for k, (net, _) in fits.items()}
+        speaker_dev = {k: f.accuracy["dev"] for k, (_, f) in fits.items()}
+        lr, dev_by_lr = choose_lr(scored, spaces, speaker_dev)
     net, result = fits[lr]
-    extra = {"layers": layers, **net.usage(), "best_epoch": result.best_epoch}
+    extra = {"layers": layers, **net.usage(xs["dev"]), "best_epoch": result.best_epoch}
     state = dict(net.params) | {"lr": lr, "layers": layers, "classes": data.classes}
     state |= {f"mean_{i}": m.astype(np.float32) for i, (m, _) in enumerate(stats)}
     state |= {f"std_{i}": s.astype(np.float32) for i, (_, s) in enumerate(stats)}
     if verification:
         from strata.probes.verify import trial_outcome
 
-        summed = net.embed(scaled).astype(np.float64)
         extra["speaker_dev_accuracy"] = result.accuracy["dev"]
-        return trial_outcome(summed, ids, trials, probe, lr, dev_by_lr, extra, state)
+        return trial_outcome(spaces[lr], scored, probe, lr, dev_by_lr, extra, state)
     predicted = net.forward(xs["test"]).argmax(1)
     estimate, chance = test_accuracy(predicted, data.y["test"], probe)
     n = {s: len(data.y[s]) for s in SPLITS}

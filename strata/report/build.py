@@ -46,30 +46,31 @@ def _ci(row: pd.Series) -> str:
 
 def best_layers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per model × task, the layer with the best dev score (ties → shallower) with its test
-    score and interval, beside the weighted-sum probe's. A task without dev scores (cosine
-    verification) can only be read on test, and says so."""
+    score and interval, beside the weighted-sum probe's. Test never chooses: a model without
+    dev scores on a task gets no best layer, and the row says so."""
     rows = []
     for task, table in tables.items():
         for model, group in table.groupby("model", sort=False):
             layers = group[group["layer"] != "weighted_sum"]
             higher = group["metric"].iloc[0] == "accuracy"
-            key = "dev" if layers["dev"].notna().all() else "test"
-            best = layers.sort_values([key, "layer_index"], ascending=[not higher, True]).iloc[0]
             weighted = group[group["layer"] == "weighted_sum"]
-            rows.append(
-                {
-                    "model": model,
-                    "task": task,
-                    "metric": best["metric"],
-                    "best layer": best["layer"],
-                    "chosen on": key,
-                    "test": best["test"],
-                    "95% CI": _ci(best),
-                    "weighted sum": weighted["test"].iloc[0] if len(weighted) else None,
-                    "weighted 95% CI": _ci(weighted.iloc[0]) if len(weighted) else "",
-                    "chance": best["chance"],
-                }
-            )
+            row = {
+                "model": model,
+                "task": task,
+                "metric": group["metric"].iloc[0],
+                "weighted sum": weighted["test"].iloc[0] if len(weighted) else None,
+                "weighted 95% CI": _ci(weighted.iloc[0]) if len(weighted) else "",
+                "chance": group["chance"].iloc[0],
+            }
+            if layers["dev"].notna().all():
+                order = ["dev", "layer_index"]
+                best = layers.sort_values(order, ascending=[not higher, True]).iloc[0]
+                row |= {"best layer": best["layer"], "chosen on": "dev", "test": best["test"]}
+                row["95% CI"] = _ci(best)
+            else:
+                row |= {"best layer": "", "chosen on": "no dev scores: not chosen", "test": None}
+                row["95% CI"] = ""
+            rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY)
 
 

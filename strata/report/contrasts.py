@@ -1,7 +1,7 @@
 """The paper's contrasts, checked on this run's numbers and stated as reproduced or not.
 
-Each contrast compares best-layer probe scores (layer chosen on dev, test score with its 95 %
-bootstrap interval) or similarity values between models in a role: ``speech_ssl``
+Each contrast compares best-layer probe scores (layer chosen on dev, never on test; test score
+with its 95 % interval) or similarity values between models in a role: ``speech_ssl``
 (masked prediction), ``speaker_ssl`` (DINO) and ``supervised`` (AAM-softmax), known from a
 model's configured ``role`` or else its card's training objective. A difference counts only
 when the intervals do not overlap; a difference inside them is reported as within noise, never
@@ -80,14 +80,22 @@ def task_groups(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     return groups
 
 
-def best_score(table: pd.DataFrame, model: str) -> Score | None:
-    """A model's best single layer on a task (dev decides; without dev scores, test)."""
+NO_DEV = "no dev scores: a best layer chosen on test would favour models with more layers"
+
+
+def has_dev(table: pd.DataFrame, model: str) -> bool:
     rows = table[(table["model"] == model) & (table["layer"] != "weighted_sum")]
-    if rows.empty:
+    return not rows.empty and bool(rows["dev"].notna().all())
+
+
+def best_score(table: pd.DataFrame, model: str) -> Score | None:
+    """A model's best single layer on a task, chosen on dev (earlier layer on ties); None
+    without the model's rows or without dev scores (test never chooses)."""
+    if not has_dev(table, model):
         return None
+    rows = table[(table["model"] == model) & (table["layer"] != "weighted_sum")]
     higher = rows["metric"].iloc[0] == "accuracy"
-    key = "dev" if rows["dev"].notna().all() else "test"
-    best = rows.sort_values([key, "layer_index"], ascending=[not higher, True]).iloc[0]
+    best = rows.sort_values(["dev", "layer_index"], ascending=[not higher, True]).iloc[0]
     return _score(best, higher)
 
 
@@ -114,6 +122,9 @@ def _compare(
             for loser in losers:
                 a, b = best_score(tables[task], w), best_score(tables[task], loser)
                 if a is None or b is None:
+                    missing = [m for m in (w, loser) if (tables[task]["model"] == m).any()]
+                    if len(missing) == 2:  # both were run: dev scores are what is missing
+                        evidence.append(f"{task}: {w} vs {loser}: {NO_DEV}")
                     continue
                 outcome = a.beats(b)
                 outcomes.append(outcome)
@@ -130,6 +141,8 @@ def phone_profile(table: pd.DataFrame, model: str, role: str) -> Verdict:
         return Verdict(f"{model}: phone information across depth", UNTESTED, "under 3 layers")
     higher = rows["metric"].iloc[0] == "accuracy"
     best = best_score(table, model)
+    if best is None:
+        return Verdict(f"{model}: phone information across depth", UNTESTED, NO_DEV)
     last = _score(rows.iloc[-1], higher)
     position = list(rows["layer"]).index(best.layer)
     if role == "speech_ssl":

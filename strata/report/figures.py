@@ -34,7 +34,7 @@ def probe_curve(table: pd.DataFrame, task: str, metric: str) -> Figure:
             ax.axhline(value, color=line.get_color(), linestyle=":", linewidth=1)
     ax.axhline(table["chance"].iloc[0], color="grey", linestyle="--", label="chance")
     ax.set(xlabel="relative layer depth (0 = first, 1 = last)", ylabel=f"test {metric}")
-    ax.set_title(f"{task} (dotted: weighted sum; bands: 95 % bootstrap)", fontsize=9)
+    ax.set_title(f"{task} (dotted: weighted sum; bands: 95 % interval)", fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -42,19 +42,22 @@ def probe_curve(table: pd.DataFrame, task: str, metric: str) -> Figure:
 
 
 def usage_bars(usage: dict[str, dict], task: str) -> Figure:
-    """Per model, the weighted-sum probe's layer usage w_l·‖A_l‖ (normalised) against layer."""
+    """Per model, the weighted-sum probe's measured layer usage (each layer's share
+    ‖w_l A_l X_l‖ of the weighted sum on dev) against layer, the softmax weight as a line."""
     fig, axes = plt.subplots(1, len(usage), figsize=(3.2 * len(usage), 2.8), squeeze=False)
     for ax, (model, record) in zip(axes[0], usage.items(), strict=True):
-        ax.bar(range(len(record["usage"])), record["usage"], color="#4c72b0")
+        ax.bar(range(len(record["usage"])), record["usage"], color="#4c72b0", label="share")
+        ax.plot(record["weights"], color="#dd8452", marker=".", lw=1, label="softmax weight")
         ax.set_xticks(range(len(record["layers"])), record["layers"], rotation=70, fontsize=6)
         ax.set_title(model, fontsize=9)
-        ax.set_ylabel("usage", fontsize=8)
+        ax.set_ylabel("share of the weighted sum (dev)", fontsize=7)
+    axes[0][0].legend(fontsize=6, frameon=False)
     fig.suptitle(f"{task}: layer usage of the weighted-sum probe", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-SIGNIFICANCE = 0.05  # cells whose permutation p exceeds this get a grey cross
+SIGNIFICANCE = 0.05  # family-wise: cells whose max-T adjusted p exceeds this get a grey cross
 
 
 def _colour(props: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
@@ -74,11 +77,15 @@ def _heatmap(ax, fig, matrix: pd.DataFrame, p: pd.DataFrame | None, style, title
     n_rows, n_cols = matrix.shape
     ax.set_xticks(range(n_cols), matrix.columns, rotation=60, ha="right", fontsize=6)
     ax.set_yticks(range(n_rows), matrix.index, fontsize=6)
-    ax.set(xlabel=matrix.columns.name or "", ylabel=matrix.index.name or "")
-    ax.set_title(title, fontsize=8)
+    weighted_by_rows = not matrix.attrs.get("properties", {}).get("symmetric", True)
+    ylabel = (matrix.index.name or "") + (" (weights: rows)" if weighted_by_rows else "")
+    ax.set(xlabel=matrix.columns.name or "", ylabel=ylabel)
     if p is not None:
-        rows, cols = np.nonzero(p.to_numpy() > SIGNIFICANCE)
+        above = p.to_numpy() > SIGNIFICANCE
+        rows, cols = np.nonzero(above)
         ax.scatter(cols, rows, marker="x", s=12, c="0.55", linewidths=0.8)
+        title += f"\n{above.size - int(above.sum())} of {above.size} cells p_FWER ≤ {SIGNIFICANCE}"
+    ax.set_title(title, fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.046)
 
 
@@ -96,7 +103,7 @@ def similarity_panels(tables: list[pd.DataFrame], titles: list[str]) -> Figure:
         squeeze=False,
     )
     for ax, m, t, title in zip(axes[0], pivot, tables, titles, strict=False):
-        p = matrix_of(t, "p")
+        p = matrix_of(t, "p_fwer")  # family-wise over the matrix (max-T)
         _heatmap(ax, fig, m, None if p.isna().all().all() else p, style, title)
     first = tables[0]
     width = matrix_of(first, "ci_high") - matrix_of(first, "ci_low")

@@ -7,10 +7,12 @@ start i/r_f falls in [k/r_s, (k+1)/r_s) (WavLM 50 Hz frame k ↔ the mean of fba
 rates pair frames one to one. Model-specific offsets (receptive-field centres) are ignored: they
 are under one frame of the slower model.
 
-Sampling: of all aligned frames of all utterances, ``n`` are drawn without replacement by a
-seeded generator from the per-utterance counts alone, so every layer of both models gets the
-same frames. Shards are read a chunk of utterances at a time, so memory holds the selection, not
-the corpus.
+Sampling: ``n // k`` utterances are drawn (seeded, without replacement) among those with at
+least ``k`` aligned frames (``k`` = ``per_utterance``; all of them when fewer), and ``k`` aligned
+frames of each at random positions, kept in time order. Every sampled utterance then gives
+exactly k rows, so the controls can permute and leave out whole utterances. The draw uses the
+per-utterance counts alone, so every layer of both models gets the same frames. Shards are read
+a chunk of utterances at a time, so memory holds the selection, not the corpus.
 """
 
 from __future__ import annotations
@@ -78,12 +80,17 @@ def first_frames(
     return rows[row_starts[utt] + picked - kept_starts[utt]]
 
 
-def choose_frames(counts: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted global indices of ``n`` aligned frames (all when fewer exist)."""
-    total = int(np.sum(counts))
-    if n >= total:
-        return np.arange(total)
-    return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+def choose_frames(counts: np.ndarray, n: int, per_utterance: int, seed: int) -> np.ndarray:
+    """Sorted global indices of ``per_utterance`` aligned frames from each of ``n //
+    per_utterance`` utterances with at least that many (all such utterances when fewer)."""
+    rng = np.random.default_rng(seed)
+    eligible = np.flatnonzero(counts >= per_utterance)
+    if n // per_utterance < 1 or not len(eligible):
+        raise ValueError(f"no {per_utterance} aligned frames of one utterance to draw {n} from")
+    utts = np.sort(rng.choice(eligible, size=min(n // per_utterance, len(eligible)), replace=False))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    positions = [np.sort(rng.choice(counts[u], per_utterance, replace=False)) for u in utts]
+    return (starts[utts, None] + np.array(positions)).ravel()
 
 
 @dataclass
@@ -175,8 +182,13 @@ class FramePlan:
     ratio_a: float  # r_slow / r_A (1 when A is the slower side)
     ratio_b: float
 
+    @property
+    def owners(self) -> np.ndarray:
+        """The utterance index of each chosen frame."""
+        return np.searchsorted(np.cumsum(self.counts), self.chosen, side="right")
 
-def plan_frames(a: FrameSide, b: FrameSide, n: int, seed: int) -> FramePlan:
+
+def plan_frames(a: FrameSide, b: FrameSide, n: int, per_utterance: int, seed: int) -> FramePlan:
     if a.utt_ids != b.utt_ids:
         raise ValueError(f"{a.directory} vs {b.directory}: frames not on identical utterances")
     slow = min(a.rate, b.rate)
@@ -187,7 +199,7 @@ def plan_frames(a: FrameSide, b: FrameSide, n: int, seed: int) -> FramePlan:
         counts = aligned_counts(a.counts, b.counts, ratio_b)
     else:
         counts = aligned_counts(b.counts, a.counts, ratio_a)
-    return FramePlan(counts, choose_frames(counts, n, seed), ratio_a, ratio_b)
+    return FramePlan(counts, choose_frames(counts, n, per_utterance, seed), ratio_a, ratio_b)
 
 
 def aligned_chunks(

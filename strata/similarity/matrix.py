@@ -1,9 +1,11 @@
 """Similarity outputs: a long-form Parquet table per job, and readers for notebooks.
 
-Columns: ``layer_a``, ``layer_b``, ``value``, ``ci_low``, ``ci_high``, ``p``, ``n``, ``measure``,
+Columns: ``layer_a``, ``layer_b``, ``value``, ``ci_low``, ``ci_high`` (jackknife interval),
+``p`` (per-cell permutation p), ``p_fwer`` (max-T adjusted over the matrix), ``n``, ``measure``,
 ``level``, one row per pair of layers, A's layers outer, in model order. The job's metadata
-(models, dataset, measure properties, controls, frame rates, utterance-id digest, provenance) is
-JSON in the Parquet schema metadata; :func:`read_similarity` gives the labelled matrix of values.
+(models, dataset, measure properties, controls and their methods, frame rates, utterance-id
+digest, provenance) is JSON in the Parquet schema metadata; :func:`read_similarity` gives the
+labelled matrix of values.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from strata.io import read_parquet_metadata, write_parquet
 from strata.similarity.controls import CellStats
 from strata.similarity.measures import get_measure
 
-COLUMNS = ("layer_a", "layer_b", "value", "ci_low", "ci_high", "p", "n", "measure", "level")
+COLUMNS = (
+    "layer_a",
+    "layer_b",
+    "value",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_fwer",
+    "n",
+    "measure",
+    "level",
+)
 
 
 def ids_digest(utt_ids: list[str]) -> str:
@@ -53,6 +66,7 @@ def long_form(
             "ci_low": stats.ci_low.ravel(),
             "ci_high": stats.ci_high.ravel(),
             "p": stats.p.ravel(),
+            "p_fwer": stats.p_fwer.ravel(),
             "n": np.full(rows_a.size, n, dtype=np.int64),
             "measure": measure,
             "level": level,
@@ -89,6 +103,6 @@ def matrix_of(table: pd.DataFrame, column: str = "value") -> pd.DataFrame:
 
 
 def read_similarity(path: str | Path, column: str = "value") -> pd.DataFrame:
-    """One column (``value``, ``ci_low``, ``ci_high`` or ``p``) as a labelled matrix: index the
-    layers of A, columns the layers of B, metadata in ``df.attrs``."""
+    """One column (``value``, ``ci_low``, ``ci_high``, ``p`` or ``p_fwer``) as a labelled
+    matrix: index the layers of A, columns the layers of B, metadata in ``df.attrs``."""
     return matrix_of(read_similarity_table(path), column)

@@ -2,7 +2,7 @@
 
 Every measure turns a list of layers into a prepared state once (:meth:`Measure.prepare`) and
 compares two states into an L_A × L_B matrix (:meth:`Measure.compare`), so a layer's own work is
-never repeated per pair, and controls (permutations, bootstrap) re-prepare only the side they
+never repeated per pair, and controls (permutations, jackknife) re-prepare only the side they
 change. Measures that compare one pair at a time say so in :meth:`PairwiseMeasure.pair`.
 """
 

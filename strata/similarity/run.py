@@ -11,7 +11,14 @@ import pandas as pd
 
 from strata.features.shards import check_same_ids, read_layers, read_shard_metadata, shard_path
 from strata.provenance import provenance
-from strata.similarity.controls import CellStats, Controls, accumulator_stats, with_controls
+from strata.similarity.controls import (
+    METHODS,
+    CellStats,
+    Controls,
+    accumulator_stats,
+    jackknife_groups,
+    with_controls,
+)
 from strata.similarity.frames import FrameSide, aligned_chunks, plan_frames
 from strata.similarity.matrix import ids_digest, long_form, write_similarity
 from strata.similarity.measures import Measure, get_measure
@@ -46,6 +53,7 @@ def run_similarity(
         "level": level,
         "properties": asdict(m.properties),
         "controls": asdict(ctl),
+        "methods": METHODS,
         **info,
         "provenance": provenance(
             {
@@ -82,22 +90,25 @@ def _utterances(m: Measure, dir_a, dir_b, layers, same, ctl) -> tuple[CellStats,
 def _frames(m: Measure, dir_a, dir_b, layers, same, ctl, frames) -> tuple[CellStats, dict]:
     side_a = FrameSide.open(dir_a, layers[0])
     side_b = side_a if same else FrameSide.open(dir_b, layers[1])
-    plan = plan_frames(side_a, side_b, int(frames.get("n", 4000)), int(frames.get("seed", 0)))
+    per_utterance = int(frames.get("per_utterance", 4))
+    n = int(frames.get("n", 4000))
+    plan = plan_frames(side_a, side_b, n, per_utterance, int(frames.get("seed", 0)))
     chunks = aligned_chunks(side_a, None if same else side_b, plan)
+    owners = plan.owners
     info = {
         "n": len(plan.chosen),
-        "n_utterances": int(np.count_nonzero(plan.counts)),
+        "n_utterances": len(np.unique(owners)),
+        "per_utterance": per_utterance,
         "utt_ids_sha256": ids_digest(side_a.utt_ids),
         "frame_rate": min(side_a.rate, side_b.rate),
         "frame_rates": [side_a.rate, side_b.rate],
     }
     if m.properties.streaming:
-        pairs = ((xs, ys) for xs, ys, _ in chunks)
         names_b = None if same else layers[1]
-        acc = m.stream(pairs, layers[0], names_b, ctl.permutations, ctl.seed)  # type: ignore[attr-defined]
-        return accumulator_stats(acc, m, ctl), {**info, "minibatches": len(acc.cross)}
+        jackknife = jackknife_groups(owners, ctl)
+        acc = m.stream(chunks, layers[0], names_b, ctl.permutations, jackknife, ctl.seed)  # type: ignore[attr-defined]
+        return accumulator_stats(acc, m, ctl), {**info, "minibatches": acc.batches}
     parts = list(chunks)
     xs = [np.concatenate(p) for p in zip(*(c[0] for c in parts), strict=True)]
     ys = None if same else [np.concatenate(p) for p in zip(*(c[1] for c in parts), strict=True)]
-    groups = np.concatenate([c[2] for c in parts])
-    return with_controls(m, xs, ys, layers, groups, ctl), info
+    return with_controls(m, xs, ys, layers, np.concatenate([c[2] for c in parts]), ctl), info

@@ -146,7 +146,8 @@ def test_splits_are_speaker_aware(tiny_cfg, manifest):
 def test_trials_balanced_within_verification_speakers(tiny_cfg, manifest, trials):
     speaker = manifest.set_index("utt_id")["speaker"]
     split = manifest.set_index("utt_id")["split"]
-    assert list(trials.columns) == ["enrollment", "test", "target"]
+    assert list(trials.columns) == ["enrollment", "test", "target", "split"]
+    assert set(trials["split"]) == {"test"}  # two verification speakers: no dev trials by default
     assert (split[trials["enrollment"]] == "verification").all()
     assert (split[trials["test"]] == "verification").all()
     same = speaker[trials["enrollment"]].to_numpy() == speaker[trials["test"]].to_numpy()

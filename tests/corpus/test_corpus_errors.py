@@ -59,6 +59,8 @@ def test_yaml_boolean_keyword_is_rejected(tiny_cfg, tmp_path):
     [
         (("utterances_per_speaker",), 10, "utterances_per_speaker"),
         (("splits", "verification_speakers"), 4, "splits.verification_speakers"),
+        (("splits", "verification_dev_speakers"), 1, "splits.verification_dev_speakers"),
+        (("splits", "verification_dev_speakers"), 3, "splits.verification_dev_speakers"),
         (("styles", "fast", "rate"), 0, "styles.fast.rate"),
         (("trials_per_speaker",), 7, "trials_per_speaker"),
         (("voices",), [{"engine": "say", "voice": "x"}], "voices.0.engine"),

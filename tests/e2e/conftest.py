@@ -20,15 +20,20 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def reduced_config() -> dict:
-    """The default config shrunk to test size: 6 voices, tiny models (one trained), four
-    tasks."""
+    """The default config shrunk to test size: 8 voices (2 for dev trials, 2 for test trials),
+    tiny models (one trained), four tasks."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     corpus = config["datasets"]["embedded"]
     corpus.update(
         utterances_per_speaker=30,
         keywords=["yes", "no", "up", "down"],
         styles={k: corpus["styles"][k] for k in ["neutral", "fast"]},
-        splits={"verification_speakers": 2, "dev_fraction": 0.2, "test_fraction": 0.2},
+        splits={
+            "verification_speakers": 4,
+            "verification_dev_speakers": 2,
+            "dev_fraction": 0.2,
+            "test_fraction": 0.2,
+        },
         trials_per_speaker=10,
         voices=[
             {"engine": "espeak", "voice": "en-us+m1"},
@@ -37,6 +42,8 @@ def reduced_config() -> dict:
             {"engine": "flite", "voice": "slt"},
             {"engine": "flite", "voice": "awb"},
             {"engine": "festival", "voice": "kal_diphone"},
+            {"engine": "espeak", "voice": "en-029+f1"},
+            {"engine": "espeak", "voice": "en-us-nyc+m2"},
         ],
     )
     wavlm = config["models"]["wavlm_random"]["config"]
@@ -57,8 +64,8 @@ def reduced_config() -> dict:
     config["similarity"].update(
         pairs="all",
         measures=["linear_cka"],
-        frames={"n": 1500, "seed": 0},
-        controls={"bootstrap": 20, "permutations": 19, "confidence": 0.9, "seed": 0},
+        frames={"n": 1500, "per_utterance": 4, "seed": 0},
+        controls={"groups": 10, "permutations": 19, "confidence": 0.9, "seed": 0},
     )
     config["probe"].update(max_epochs=40, lrs=[0.005, 0.02], bootstrap=200)
     return config

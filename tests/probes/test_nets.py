@@ -69,11 +69,24 @@ def test_adamw_steps_equal_torch():
     np.testing.assert_allclose(ours.params["w"], w.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_usage_is_weight_times_projection_norm_normalised():
-    net = WeightedSum(np.random.default_rng(0), [4, 4], 3, 2)
-    net.params["layer_logits"][:] = [np.log(3.0), 0.0]  # weights 0.75, 0.25
-    net.params["projection_0_weight"][:] = 1.0  # ‖A_0‖ = √12
-    net.params["projection_1_weight"][:] = 2.0  # ‖A_1‖ = 2√12
-    usage = net.usage()
-    np.testing.assert_allclose(usage["weights"], [0.75, 0.25])
-    np.testing.assert_allclose(usage["usage"], [0.6, 0.4])  # 0.75·1 : 0.25·2
+def test_measured_usage_is_each_layers_share_on_correlated_data():
+    # Layer 1's standardised dimensions are strongly correlated: w·‖A‖ misreads its share.
+    rng = np.random.default_rng(0)
+    n, d = 200_000, 4
+    cov = np.full((d, d), 0.9) + 0.1 * np.eye(d)
+    x0 = rng.standard_normal((n, d))
+    x1 = rng.multivariate_normal(np.zeros(d), cov, size=n)
+    net = WeightedSum(np.random.default_rng(0), [d, d], 3, 2)
+    net.params["layer_logits"][:] = [0.0, np.log(2.0)]  # weights 1/3, 2/3
+    a0 = rng.standard_normal((3, d)).astype(np.float32)
+    a1 = np.outer([1.0, -1.0, 0.5], [1.0, 1.0, 1.0, 1.0]).astype(np.float32)
+    net.params["projection_0_weight"][:], net.params["projection_1_weight"][:] = a0, a1
+    usage = net.usage([x0, x1])
+    # Truth from the population covariances: ‖w A X‖_F / √n → w √tr(A Σ Aᵀ).
+    a0, a1 = a0.astype(float), a1.astype(float)
+    true = np.array([np.sqrt(np.trace(a0 @ a0.T)) / 3, 2 * np.sqrt(np.trace(a1 @ cov @ a1.T)) / 3])
+    np.testing.assert_allclose(usage["usage"], true / true.sum(), atol=3e-3)
+    np.testing.assert_allclose(usage["weights"], [1 / 3, 2 / 3], rtol=1e-6)
+    naive = np.array([np.linalg.norm(a0) / 3, 2 * np.linalg.norm(a1) / 3])
+    np.testing.assert_allclose(usage["weight_norm_usage"], naive / naive.sum(), rtol=1e-5)
+    assert abs(usage["weight_norm_usage"][1] - usage["usage"][1]) > 0.05  # they differ here

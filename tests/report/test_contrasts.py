@@ -133,3 +133,27 @@ def test_a_configured_role_counts_like_a_training_objective():
         "wavlm": "speech_ssl",
         "mine": "speaker_ssl",
     }
+
+
+def test_the_best_layer_is_chosen_on_dev_and_test_scores_never_change_it():
+    import numpy as np
+
+    from strata.report.contrasts import best_score
+
+    rng = np.random.default_rng(0)
+    base = table("eer", {"dino": list(rng.uniform(0.1, 0.4, 8))})
+    chosen = best_score(base, "dino").layer
+    for _ in range(20):  # any test scores at all, dev unchanged
+        shuffled = base.assign(test=rng.uniform(0, 0.5, len(base)))
+        assert best_score(shuffled, "dino").layer == chosen
+    moved = base.assign(dev=base["dev"][::-1].to_numpy())  # dev decides
+    assert best_score(moved, "dino").layer == moved.loc[moved["dev"].idxmin(), "layer"] != chosen
+
+
+def test_without_dev_scores_no_contrast_is_reproduced():
+    eer = table("eer", {"ssl": [0.4, 0.38], "dino": [0.1, 0.12], "aam": [0.1, 0.12]})
+    eer["dev"] = float("nan")  # e.g. a corpus without dev trials
+    found = paper_contrasts({"asv": eer}, TASKS, CARDS, {}, ())
+    speaker = next(v for v in found if v.claim.startswith("speaker models beat"))
+    assert speaker.outcome == UNTESTED and "no dev scores" in speaker.evidence
+    assert all(v.outcome != REPRODUCED for v in found)

@@ -24,7 +24,9 @@ PAIRS = [("wavlm_x", "wavlm_x"), ("wavlm_x", "ecapa_y"), ("wavlm_x", "ecapa_y_tw
 def similarity_table(a: str, b: str, path) -> None:
     rows, cols = MODELS[a.removesuffix("_twin")], MODELS[b.removesuffix("_twin")]
     value = np.random.default_rng(0).uniform(-0.2, 1, size=(rows, cols))
-    stats = CellStats(value, value - 0.1, value + 0.1, np.full_like(value, 0.5))
+    stats = CellStats(
+        value, value - 0.1, value + 0.1, np.full_like(value, 0.5), np.full_like(value, 0.5)
+    )
     layers = ([f"L{i}" for i in range(rows)], [f"L{i}" for i in range(cols)])
     table = long_form(stats, layers, "linear_cka_debiased", "utterance", 77)
     props = asdict(get_measure("linear_cka_debiased").properties)
@@ -66,7 +68,14 @@ def row(model, layer, index, n, task, dev):
 def weighted_record(model, task, n):
     usage = np.arange(1.0, n + 1) / np.arange(1.0, n + 1).sum()
     layers = [f"L{i}" for i in range(n)]
-    return {"model": model, "task": task, "layers": layers, "usage": usage.tolist()}
+    weights = np.full(n, 1 / n)
+    return {
+        "model": model,
+        "task": task,
+        "layers": layers,
+        "usage": usage.tolist(),
+        "weights": weights.tolist(),
+    }
 
 
 @pytest.fixture
@@ -128,12 +137,13 @@ def test_best_layer_is_chosen_on_dev():
     assert set(best["chosen on"]) == {"dev"}
 
 
-def test_without_dev_scores_the_best_layer_is_read_on_test_and_says_so():
+def test_without_dev_scores_no_best_layer_is_chosen_and_the_row_says_so():
     table = probe_table("asv", {"wavlm_x": 1, "ecapa_y": 2}).assign(metric="eer", dev=None)
-    table["test"] = 1 - table["test"]  # read as EER (lower is better): the peak is the lowest
+    table["test"] = 1 - table["test"]  # read as EER (lower is better)
     best = best_layers({"asv": table})
-    assert set(best["chosen on"]) == {"test"}
-    assert best.set_index("model")["best layer"].to_dict() == {"wavlm_x": "L1", "ecapa_y": "L2"}
+    assert set(best["chosen on"]) == {"no dev scores: not chosen"}
+    assert set(best["best layer"]) == {""} and best["test"].isna().all()
+    assert best["weighted sum"].notna().all()  # the weighted sum needs no choice of layer
 
 
 def test_report_holds_every_task_pair_and_model(report):

@@ -10,7 +10,7 @@ from strata.similarity import read_similarity, read_similarity_table, similarity
 from strata.similarity.matrix import COLUMNS, matrix_of
 from strata.similarity.run import run_similarity
 
-CONTROLS = {"bootstrap": 30, "permutations": 19, "confidence": 0.9, "seed": 0}
+CONTROLS = {"groups": 10, "permutations": 19, "confidence": 0.9, "seed": 0}
 
 
 def _layers(seed: int, n: int = 30) -> dict[str, np.ndarray]:
@@ -47,7 +47,10 @@ def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
     cell = table[(table.layer_a == "l1") & (table.layer_b == "l2")].iloc[0]
     assert cell["value"] == pytest.approx(expected, abs=1e-6)
     assert cell["ci_low"] < cell["value"] < cell["ci_high"]
-    assert set(np.rint(table["p"] * 20)) <= set(range(1, 21))  # multiples of 1/(K + 1)
+    for column in ("p", "p_fwer"):  # multiples of 1/(K + 1)
+        assert set(np.rint(table[column] * 20)) <= set(range(1, 21))
+    assert (table["p_fwer"] >= table["p"]).all()
+    assert "max-T over the K utterance permutations" in table.attrs["methods"]["p_fwer"]
     meta = table.attrs
     assert meta["provenance"]["weights_sha256"] == {"aa": "aaaaaaaa", "bb": "bbbbbbbb"}
     assert meta["controls"]["permutations"] == 19 and meta["properties"]["symmetric"]
@@ -58,6 +61,7 @@ def test_run_writes_the_long_form_table_with_controls_and_provenance(tmp_path):
     assert list(matrix.index) == ["l0", "l1", "l2"] and list(matrix.columns) == ["l0", "l2"]
     assert matrix.loc["l1", "l2"] == cell["value"]
     assert read_similarity(out, "p").loc["l1", "l2"] == cell["p"]
+    assert read_similarity(out, "p_fwer").loc["l1", "l2"] == cell["p_fwer"]
     # The table a job returns (as the rule logs it) gives the same matrix as the file.
     pd.testing.assert_frame_equal(matrix_of(returned), matrix, check_like=False)
 
