@@ -34,7 +34,7 @@ def reduced_config() -> dict:
             "dev_fraction": 0.2,
             "test_fraction": 0.2,
         },
-        trials_per_speaker=10,
+        trials_per_speaker=30,
         voices=[
             {"engine": "espeak", "voice": "en-us+m1"},
             {"engine": "espeak", "voice": "en-gb-scotland+f2"},

@@ -21,7 +21,7 @@ PROBE = {
 }
 
 
-def speakers(n_speakers=14, per=12, separation=3.0, dim=6, seed=0, held_out=8):
+def speakers(n_speakers=16, per=12, separation=3.0, dim=6, seed=0, held_out=10):
     """Utterance vectors around a centre per speaker; the last ``held_out`` speakers held out for
     trials, the first half of them for dev trials, the rest for test trials."""
     rng = np.random.default_rng(seed)

@@ -51,6 +51,15 @@ def test_bootstrap_interval_brackets_the_value_and_narrows_with_n():
     assert bootstrap(accuracy(small), np.arange(50), 0, 0.95, 0).ci_low == a.value
 
 
+def test_too_few_units_give_no_interval_rather_than_a_narrow_one():
+    correct = np.arange(40) % 3 > 0
+    two_speakers = np.repeat(["a", "b"], 20)
+    few = bootstrap(accuracy(correct), two_speakers, 200, 0.95, seed=0)
+    assert few.value == pytest.approx(correct.mean()) and np.isnan([few.ci_low, few.ci_high]).all()
+    enough = bootstrap(accuracy(correct), np.repeat(list("abcde"), 8), 200, 0.95, seed=0)
+    assert enough.ci_low < enough.value < enough.ci_high
+
+
 def test_cluster_resamples_move_whole_units():
     units = np.repeat(["a", "b", "c", "d"], [1, 2, 3, 4])
     for w in unit_weights(units, 250, seed=3, chunk=64):
