@@ -35,17 +35,27 @@ def probe_curve(table: pd.DataFrame, task: str, metric: str) -> Figure:
     ax.axhline(table["chance"].iloc[0], color="grey", linestyle="--", label="chance")
     ax.set(xlabel="relative layer depth (0 = first, 1 = last)", ylabel=f"test {metric}")
     ax.set_title(f"{task} (dotted: weighted sum; bands: 95 % interval)", fontsize=9)
-    ax.set_ylim(0, 1.02)
+    top = np.nanmax(table[["test", "ci_high"]].to_numpy(dtype=float), initial=1.0)
+    ax.set_ylim(0, max(1.02, top * 1.03))  # a PER can exceed 1: never clip a value
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+USAGE_COLUMNS = 4  # usage panels per row
+
+
 def usage_bars(usage: dict[str, dict], task: str) -> Figure:
     """Per model, the weighted-sum probe's measured layer usage (each layer's share
     ‖w_l A_l X_l‖ of the weighted sum on dev) against layer, the softmax weight as a line."""
-    fig, axes = plt.subplots(1, len(usage), figsize=(3.2 * len(usage), 2.8), squeeze=False)
-    for ax, (model, record) in zip(axes[0], usage.items(), strict=True):
+    columns = min(len(usage), USAGE_COLUMNS)
+    rows = -(-len(usage) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.0 * columns, 2.8 * rows), squeeze=False
+    )  # panels wrap: the figure stays within a 1,400-px window at the report's 110 dpi
+    for ax in axes.ravel()[len(usage) :]:
+        ax.set_axis_off()
+    for ax, (model, record) in zip(axes.ravel(), usage.items(), strict=False):
         ax.bar(range(len(record["usage"])), record["usage"], color="#4c72b0", label="share")
         ax.plot(record["weights"], color="#dd8452", marker=".", lw=1, label="softmax weight")
         ax.set_xticks(range(len(record["layers"])), record["layers"], rotation=70, fontsize=6)

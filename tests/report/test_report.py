@@ -228,3 +228,17 @@ def test_colour_scales_diverge_where_values_can_be_negative():
     assert _colour(biased, np.array([0.2]))["vmin"] == 0.0
     distance = asdict(get_measure("procrustes").properties)
     assert _colour(distance, np.array([0.2]))["cmap"].endswith("_r")  # small = similar
+
+
+def test_figures_fit_the_window_and_never_clip_a_value():
+    from strata.report.figures import probe_curve, usage_bars
+
+    models = {f"m{i}": weighted_record(f"m{i}", "phones", 13) for i in range(7)}
+    fig = usage_bars(models, "phones")
+    assert fig.get_size_inches()[0] * 110 <= 1400  # the report saves at 110 dpi
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert len(drawn) == 7 and len({ax.get_position().y0 for ax in drawn}) == 2  # wrapped
+    table = probe_table("phones", {"wavlm_x": 1, "ecapa_y": 0}).assign(metric="per")
+    table.loc[0, ["test", "ci_high"]] = [1.10, 1.18]  # a PER above 1
+    (ax,) = probe_curve(table, "phones", "per").axes
+    assert ax.get_ylim()[1] >= 1.18
