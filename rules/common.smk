@@ -59,13 +59,15 @@ def dataset_slice(wildcards):
 
 
 def user_files_of(wildcards):
-    """A user's manifest and the audio it lists are inputs (an edit to either re-imports it);
-    the embedded corpus and the corpus recipes have none (their roots are read in the job).
+    """A user's manifest, its trial list and the audio it lists are inputs (an edit to any
+    re-imports it); the embedded corpus and the corpus recipes have none (their roots are read
+    in the job).
     """
     dataset = dataset_slice(wildcards)
     if dataset["kind"] != "manifest":
         return []
-    return [dataset["path"], *audio_files(dataset)]
+    trials = [dataset["trials"]] if "trials" in dataset else []
+    return [dataset["path"], *trials, *audio_files(dataset)]
 
 
 def features_slice(wildcards):

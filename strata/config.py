@@ -204,7 +204,8 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
         raise ConfigError("split", f"a {dataset['kind']} dataset has one split column, 'split'")
     if split != "split":
         _check_manifest_column(dataset["path"], split, "split")
-    if kind.name == "verification" and not recipe.trials:
+    has_trials = recipe.trials if recipe.trials is not None else "trials" in dataset
+    if kind.name == "verification" and not has_trials:
         raise ConfigError("dataset", f"a {dataset['kind']} dataset has no verification trials")
     label = (
         kind.label(task)

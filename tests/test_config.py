@@ -305,6 +305,17 @@ def test_manifest_task_label_must_be_a_column_of_the_table(config, tmp_path):
     validate_config(config)
 
 
+def test_verification_on_a_manifest_needs_its_trial_list(config, tmp_path):
+    table = tmp_path / "mine.csv"
+    table.write_text("utt_id,path,split,speaker\na,a.wav,verification,s1\n")
+    config["datasets"]["mine"] = {"kind": "manifest", "path": str(table)}
+    config["tasks"]["asv_mine"] = {"kind": "verification", "dataset": "mine"}
+    with pytest.raises(ConfigError, match="'tasks.asv_mine.dataset'.*no verification trials"):
+        validate_config(config)
+    config["datasets"]["mine"]["trials"] = str(tmp_path / "trials.csv")
+    validate_config(config)
+
+
 # --- the schema's enums are the package's registries ---
 
 

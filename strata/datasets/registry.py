@@ -22,7 +22,7 @@ class DatasetKind:
 
 DATASET_KINDS: dict[str, DatasetKind] = {
     "embedded": DatasetKind("strata.corpus.build:build_corpus", None, None),
-    "manifest": DatasetKind("strata.datasets.user_table:import_manifest", None, False),
+    "manifest": DatasetKind("strata.datasets.user_table:import_manifest", None, None),
     "librispeech": DatasetKind(
         "strata.datasets.librispeech:prepare_librispeech",
         ("speaker", "chapter", "text", "words", "phones"),

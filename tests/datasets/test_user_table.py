@@ -1,5 +1,7 @@
 """User-supplied manifests (``kind: manifest``): checked, made absolute, checksummed."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,3 +162,58 @@ def test_the_parse_time_listing_names_the_files_the_import_reads(
     imported = read_manifest(tmp_path / "out" / "manifest.parquet")["path"].tolist()
     assert audio_files(cfg) == imported
     assert len(set(imported)) == len(table)
+
+
+def with_speakers(user_corpus):
+    table = pd.read_csv(user_corpus).assign(speaker=["a", "a", "b", "b"], split="verification")
+    table.to_csv(user_corpus, index=False)
+    return table
+
+
+def test_a_trial_list_becomes_trials_parquet_with_its_dev_and_test_split(user_corpus, tmp_path):
+    with_speakers(user_corpus)
+    trials = user_corpus.parent / "trials.tsv"
+    pd.DataFrame(
+        {
+            "enrollment": ["u0", "u2", "u0"],
+            "test": ["u1", "u3", "u1"],
+            "target": [1, 1, 0],
+            "split": ["dev", "test", "dev"],
+        }
+    ).to_csv(trials, sep="\t", index=False)
+    out = tmp_path / "mine"
+    prepare_dataset({"kind": "manifest", "path": str(user_corpus), "trials": str(trials)}, out)
+    written = pd.read_parquet(out / "trials.parquet")
+    assert written.to_dict("list") == {
+        "enrollment": ["u0", "u2", "u0"],
+        "test": ["u1", "u3", "u1"],
+        "target": [True, True, False],
+        "split": ["dev", "test", "dev"],
+    }
+    # Without a split column every trial is a test trial.
+    pd.read_csv(trials, sep="\t").drop(columns="split").to_csv(trials, sep="\t", index=False)
+    prepare_dataset({"kind": "manifest", "path": str(user_corpus), "trials": str(trials)}, out)
+    assert set(pd.read_parquet(out / "trials.parquet")["split"]) == {"test"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ({"enrollment": ["u0"], "test": ["u9"], "target": [1]}, "not in the manifest: ['u9']"),
+        ({"enrollment": ["u0"], "test": ["u1"], "target": ["yes"]}, "target must be"),
+        ({"enrollment": ["u0"], "test": ["u1"], "target": [1], "split": ["eval"]}, "dev or test"),
+        (
+            {"enrollment": ["u0", "u1"], "test": ["u2", "u3"], "target": [0, 0],
+             "split": ["dev", "test"]},
+            "speakers in both dev and test trials: ['a', 'b']",
+        ),
+    ],
+)  # fmt: skip
+def test_a_bad_trial_list_is_an_error_naming_it(user_corpus, tmp_path, rows, message):
+    with_speakers(user_corpus)
+    trials = user_corpus.parent / "trials.csv"
+    pd.DataFrame(rows).to_csv(trials, index=False)
+    cfg = {"kind": "manifest", "path": str(user_corpus), "trials": str(trials)}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        prepare_dataset(cfg, tmp_path / "mine")
+    assert not (tmp_path / "mine").exists()  # nothing half-written
