@@ -220,7 +220,8 @@ def train_ctc(layers: list[Frames], phones, rows, vocab, probe: dict, lr: float,
     return model, best, best_epoch, epoch
 
 
-def _fit(layers: list[Frames], ids, manifest, task, probe, width) -> tuple[ProbeOutcome, CTCProbe]:
+def _fit(layers: list[Frames], ids, manifest, task, probe, width):
+    """The outcome, the chosen head, and the rows of each split (positions in ``ids``)."""
     label = task.get("label", "phones")
     phones = [_phones(p) for p in manifest.set_index("utt_id")[label].reindex(ids)]
     rows = _splits(manifest, ids, label, split_column_of(task))
@@ -254,7 +255,7 @@ def _fit(layers: list[Frames], ids, manifest, task, probe, width) -> tuple[Probe
         extra={"num_phones": len(vocab), "best_epoch": best_epoch, "epochs_run": epochs_run},
         state=state,
     )
-    return outcome, model
+    return outcome, model, rows
 
 
 def _in_manifest_order(path, ids: list[str], manifest: pd.DataFrame) -> None:
@@ -282,7 +283,7 @@ def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutco
         ids = layer_ids
         all_frames.append(frames)
     _in_manifest_order(features, ids, manifest)
-    outcome, model = _fit(all_frames, ids, manifest, task, probe, probe["projection_width"])
-    dev = _splits(manifest, ids, task.get("label", "phones"), split_column_of(task))["dev"]
-    outcome.extra = {"layers": layers, **model.front.usage(all_frames, dev), **outcome.extra}
+    outcome, model, rows = _fit(all_frames, ids, manifest, task, probe, probe["projection_width"])
+    usage = model.front.usage(all_frames, rows["dev"])
+    outcome.extra = {"layers": layers, **usage, **outcome.extra}
     return outcome

@@ -67,15 +67,16 @@ def fit_weighted(
         return net, train(net, xs, data.y, probe, lr)
 
     fits = {lr: fit(lr) for lr in probe["lrs"]}
-    dev_by_lr = {str(k): f.accuracy["dev"] for k, (_, f) in fits.items()}
-    lr = best_lr({k: f.accuracy["dev"] for k, (_, f) in fits.items()}, higher_is_better=True)
-    if verification:
+    dev_accuracy = {k: f.accuracy["dev"] for k, (_, f) in fits.items()}
+    if verification:  # chosen on dev trials where there are some
         from strata.probes.verify import Trials, choose_lr
 
         scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
         spaces = {k: net.embed(scaled).astype(np.float64) for k, (net, _) in fits.items()}
-        speaker_dev = {k: f.accuracy["dev"] for k, (_, f) in fits.items()}
-        lr, dev_by_lr = choose_lr(scored, spaces, speaker_dev)
+        lr, dev_by_lr = choose_lr(scored, spaces, dev_accuracy)
+    else:
+        lr = best_lr(dev_accuracy, higher_is_better=True)
+        dev_by_lr = {str(k): v for k, v in dev_accuracy.items()}
     net, result = fits[lr]
     extra = {"layers": layers, **net.usage(xs["dev"]), "best_epoch": result.best_epoch}
     state = dict(net.params) | {"lr": lr, "layers": layers, "classes": data.classes}
