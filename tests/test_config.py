@@ -260,8 +260,8 @@ RULE_CASES = {
             "datasets.embedded.styles.slow",
         ),
         (
-            ["datasets", "embedded", "voices", 1],
-            {"engine": "espeak", "voice": "en_us+m1"},
+            ["datasets", "embedded", "voices"],
+            [{"engine": "espeak", "voice": "en-us+m1"}, {"engine": "espeak", "voice": "en_us+m1"}],
             "datasets.embedded.voices",
         ),
     ],

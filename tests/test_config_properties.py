@@ -88,8 +88,12 @@ def numbers(node: dict, cap: float | None = None, integer: bool = False) -> st.S
 # --- the embedded corpus and the tasks on it ---
 
 # Installed voices, and one whose sanitised speaker id collides with en-us+m1's.
-VOICES = DEFAULT["datasets"]["embedded"]["voices"][::3] + [
-    {"engine": "espeak", "voice": "en_us+m1"}
+VOICES = [
+    {"engine": "espeak", "voice": "en-us+m1"},
+    {"engine": "espeak", "voice": "en-gb-scotland+f2"},
+    {"engine": "espeak", "voice": "en-029+m3"},
+    *DEFAULT["datasets"]["embedded"]["voices"][::3],
+    {"engine": "espeak", "voice": "en_us+m1"},
 ]
 STYLE = DEFS["style"]["properties"]
 LABELS = ["speaker", "keyword", "intent", "style", "engine", "emotion"]
@@ -124,6 +128,7 @@ def corpus_configs(draw) -> dict:
             st.sampled_from([0.0, 0.5, 1.0]) | numbers(CORPUS["keyword_fraction"])
         ),
         "intent_phrasings": draw(numbers(CORPUS["intent_phrasings"], cap=3, integer=True)),
+        "speakers": {"count": draw(st.integers(0, 2)), "accents": ["en-us", "en-gb-scotland"]},
         "voices": draw(st.lists(st.sampled_from(VOICES), min_size=3, max_size=5, unique_by=str)),
         "styles": styles,
         "keywords": draw(
@@ -154,7 +159,7 @@ def study(corpus: dict, labels: list[str]) -> dict:
     return config
 
 
-def fake_synthesise(voice, requests) -> None:
+def fake_synthesise(engine, requests, data=None) -> None:
     """A tone whose length follows the text and the style's stretch (what the builder reads)."""
     for req in requests:
         n = int(16000 * 0.04 * len(req.text) * req.stretch)
@@ -165,7 +170,8 @@ def fake_synthesise(voice, requests) -> None:
 SMALL = {
     **DEFAULT["datasets"]["embedded"],
     "utterances_per_speaker": 12,
-    "voices": VOICES[:3],
+    "speakers": {"count": 1, "accents": ["en-us"]},
+    "voices": VOICES[:2],
     "trials_per_speaker": 4,
     "splits": {"verification_speakers": 2, "dev_fraction": 0.2, "test_fraction": 0.2},
 }
@@ -204,7 +210,8 @@ def test_a_valid_corpus_config_builds_and_every_task_can_be_assembled(corpus, la
     with TemporaryDirectory() as tmp, mock.patch("strata.corpus.build.synthesise", fake_synthesise):
         manifest = build_corpus(corpus, Path(tmp) / "corpus", threads=1)
         trials = read_trials(Path(tmp) / "corpus" / "trials.parquet")
-    assert len(manifest) == len(corpus["voices"]) * corpus["utterances_per_speaker"]
+    speakers = corpus["speakers"]["count"] + len(corpus["voices"])
+    assert len(manifest) == speakers * corpus["utterances_per_speaker"]
     assert len(trials) == corpus["splits"]["verification_speakers"] * corpus["trials_per_speaker"]
     planned = plan_from_config(corpus)  # what the parse-time rules saw is what was built
     assert list(trials.itertuples(index=False, name=None)) == planned.trials

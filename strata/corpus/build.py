@@ -17,11 +17,12 @@ from strata.corpus.audio import (
     trim_silence,
     write_flac,
 )
-from strata.corpus.config import CorpusConfig, parse_config
+from strata.corpus.config import CorpusConfig, Style, parse_config
 from strata.corpus.engines import SynthRequest, check_voices, synthesise
 from strata.corpus.lexicon import phones
 from strata.corpus.manifest import TRIALS_SCHEMA, write_manifest, write_trials
 from strata.corpus.plan import Utterance, plan
+from strata.corpus.timbre import espeak_data
 from strata.manifest import read_manifest
 from strata.provenance import provenance, sha256_file
 
@@ -40,16 +41,25 @@ def _jobs(utts: Sequence[Utterance]) -> list[list[Utterance]]:
     return sorted(jobs, key=lambda job: job[0].voice.engine != "festival")
 
 
-def _render(cfg: CorpusConfig, out_dir: Path, job: Sequence[Utterance]) -> list[dict[str, Any]]:
+def _stretch(u: Utterance, style: Style) -> float:
+    """The style's duration stretch, slowed or quickened by a generated speaker's own rate."""
+    return style.stretch / (u.voice.timbre.rate if u.voice.timbre else 1.0)
+
+
+def _render(
+    cfg: CorpusConfig, out_dir: Path, job: Sequence[Utterance], data: Path | None
+) -> list[dict[str, Any]]:
     """Synthesise one job and write its FLACs; returns manifest rows without ``split``."""
     styles = {s.name: s for s in cfg.styles}
     rows = []
     with tempfile.TemporaryDirectory(prefix="strata-corpus-") as tmp:
         requests = [
-            SynthRequest(u.text, styles[u.style].stretch, Path(tmp) / f"{u.utt_id}.wav")
+            SynthRequest(
+                u.text, _stretch(u, styles[u.style]), Path(tmp) / f"{u.utt_id}.wav", u.synth_voice
+            )
             for u in job
         ]
-        synthesise(job[0].voice, requests)
+        synthesise(job[0].voice.engine, requests, data)
         for u, req in zip(job, requests, strict=True):
             x, sr = read_mono(req.wav)
             x = pitch_resample(x, sr, styles[u.style].pitch, cfg.sample_rate)
@@ -86,8 +96,9 @@ def build_corpus(cfg: Mapping[str, Any], out_dir: Path, threads: int = 1) -> pd.
     check_voices(config)
     corpus = plan(config)  # fails on unknown words before any synthesis
     out_dir = Path(out_dir)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = pool.map(lambda job: _render(config, out_dir, job), _jobs(corpus.utterances))
+    timbres = [v.timbre for v in config.voices if v.timbre is not None]
+    with espeak_data(timbres) as data, ThreadPoolExecutor(max_workers=threads) as pool:
+        jobs = pool.map(lambda job: _render(config, out_dir, job, data), _jobs(corpus.utterances))
         rendered = [row for job in jobs for row in job]
     columns = corpus.split_columns()
     rows = [

@@ -6,19 +6,42 @@ together. Both also run at Snakefile parse time (:mod:`strata.config`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from strata.config import ConfigError, check_schema
+from strata.corpus.timbre import Timbre, draw_timbre
 
 ENGINES = ("espeak", "flite", "festival")
 
 
 @dataclass(frozen=True)
 class Voice:
+    """One speaker's voice: an engine's fixed voice, or a generated espeak-ng ``timbre``
+    (``voice`` is then its variant name, spoken in an accent drawn per text)."""
+
     engine: str
     voice: str
+    timbre: Timbre | None = None
+
+
+def rng_for(seed: int, *names: str) -> np.random.Generator:
+    """Generator keyed by seed and names, so one speaker's draws ignore the others'."""
+    digest = hashlib.sha256("\0".join(names).encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def generated_voices(seed: int, count: int) -> tuple[Voice, ...]:
+    """``count`` espeak-ng speakers, each with its own timbre; the name carries the seed, so
+    corpora of different seeds share no speaker."""
+    names = [f"s{seed}_{k:03d}" for k in range(count)]
+    return tuple(
+        Voice("espeak", name, draw_timbre(rng_for(seed, "timbre", name), name)) for name in names
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +63,8 @@ class CorpusConfig:
     utterances_per_speaker: int
     keyword_fraction: float
     intent_phrasings: int
-    voices: tuple[Voice, ...]
+    voices: tuple[Voice, ...]  # generated speakers first, then the fixed voices
+    accents: tuple[str, ...]  # espeak-ng languages a generated speaker's texts are drawn from
     styles: tuple[Style, ...]
     keywords: tuple[str, ...]
     verification_speakers: int
@@ -67,14 +91,16 @@ def parse_config(cfg: Mapping[str, Any]) -> CorpusConfig:
     """Check ``cfg`` against the schema's ``embedded_dataset`` and the corpus's own cross-field
     rules; raise :class:`~strata.config.ConfigError` naming the offending key."""
     check_schema(cfg, "embedded_dataset")
-    splits = cfg["splits"]
+    splits, speakers = cfg["splits"], cfg.get("speakers", {})
     config = CorpusConfig(
         seed=cfg["seed"],
         sample_rate=cfg["sample_rate"],
         utterances_per_speaker=cfg["utterances_per_speaker"],
         keyword_fraction=float(cfg["keyword_fraction"]),
         intent_phrasings=cfg["intent_phrasings"],
-        voices=_voices(cfg["voices"]),
+        voices=generated_voices(cfg["seed"], speakers.get("count", 0))
+        + _voices(cfg.get("voices", [])),
+        accents=tuple(speakers.get("accents", ())),
         styles=_styles(cfg["styles"]),
         keywords=tuple(cfg["keywords"]),
         verification_speakers=splits["verification_speakers"],
@@ -97,6 +123,8 @@ def _check_consistency(c: CorpusConfig) -> None:
             f"must be a multiple of the number of styles ({len(c.styles)}), "
             f"got {c.utterances_per_speaker}",
         )
+    if len(c.voices) < 2:
+        raise ConfigError("speakers", f"the corpus needs >= 2 speakers, got {len(c.voices)}")
     if c.verification_speakers >= len(c.voices):
         raise ConfigError(
             "splits.verification_speakers", "must leave at least one closed-set speaker"

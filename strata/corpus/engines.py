@@ -37,6 +37,7 @@ class SynthRequest:
     text: str
     stretch: float  # >1 is slower speech
     wav: Path
+    voice: str  # the engine's voice argument (espeak-ng: language+variant)
 
 
 def _which(engine: str) -> str:
@@ -110,8 +111,10 @@ _VOICE_CHECKS = {"espeak": _check_espeak, "flite": _check_flite, "festival": _ch
 
 
 def check_voice(voice: Voice) -> None:
+    """A fixed voice must be installed (a generated timbre is written at build time)."""
     _which(voice.engine)
-    _VOICE_CHECKS[voice.engine](voice.voice)
+    if voice.timbre is None:
+        _VOICE_CHECKS[voice.engine](voice.voice)
 
 
 def check_voices(cfg: Mapping[str, Any] | CorpusConfig) -> None:
@@ -121,6 +124,9 @@ def check_voices(cfg: Mapping[str, Any] | CorpusConfig) -> None:
         _which(engine)  # binaries first: the clearest fix when a whole engine is absent
     for voice in config.voices:
         check_voice(voice)
+    if any(v.timbre is not None for v in config.voices):
+        for accent in config.accents:
+            _check_espeak(accent)
 
 
 def espeak_wpm(stretch: float) -> int:
@@ -131,8 +137,10 @@ def check_styles(config: CorpusConfig) -> None:
     """Every style is one the configured engines can honour (none is silently clamped)."""
     if not any(v.engine == "espeak" for v in config.voices):
         return
+    # The slowest generated speaker stretches every style further.
+    slowest = min((v.timbre.rate for v in config.voices if v.timbre), default=1.0)
     for style in config.styles:
-        if espeak_wpm(style.stretch) < ESPEAK_MIN_WPM:
+        if espeak_wpm(style.stretch / min(slowest, 1.0)) < ESPEAK_MIN_WPM:
             raise ConfigError(
                 f"styles.{style.name}",
                 f"rate/pitch = {style.rate / style.pitch:.3g} asks espeak-ng for "
@@ -145,25 +153,28 @@ def _stretch_str(stretch: float) -> str:
     return f"{stretch:.6g}"
 
 
-def espeak_command(voice: str, req: SynthRequest) -> list[str]:
+def espeak_command(req: SynthRequest, data: Path | None = None) -> list[str]:
+    """``data``: a private data folder (:func:`strata.corpus.timbre.espeak_data`)."""
     wpm = espeak_wpm(req.stretch)
-    return ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(req.wav), req.text]
+    path = [f"--path={data}"] if data else []
+    return ["espeak-ng", *path, "-v", req.voice, "-s", str(wpm), "-w", str(req.wav), req.text]
 
 
-def flite_command(voice: str, req: SynthRequest) -> list[str]:
+def flite_command(req: SynthRequest, data: Path | None = None) -> list[str]:
     stretch = f"duration_stretch={_stretch_str(req.stretch)}"
-    return ["flite", "-voice", voice, "--setf", stretch, "-t", req.text, "-o", str(req.wav)]
+    return ["flite", "-voice", req.voice, "--setf", stretch, "-t", req.text, "-o", str(req.wav)]
 
 
 def _scheme_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def festival_script(voice: str, requests: Sequence[SynthRequest]) -> str:
-    """Scheme that synthesises all ``requests`` in one process (voice loading dominates cost)."""
+def festival_script(requests: Sequence[SynthRequest]) -> str:
+    """Scheme that synthesises all ``requests`` (one voice) in one process (voice loading
+    dominates cost)."""
     # HTS voices ignore Duration_Stretch; hts_engine's "-r" speed (1/stretch) does the same job.
     lines = [
-        f"(voice_{voice})",
+        f"(voice_{requests[0].voice})",
         "(defvar strata_hts (if (boundp 'hts_engine_params) hts_engine_params nil))",
     ]
     for req in requests:
@@ -184,24 +195,23 @@ def _run(command: Sequence[str]) -> None:
         raise RuntimeError(f"{command[0]} failed ({proc.returncode}): {proc.stderr.strip()}")
 
 
-def _check_outputs(voice: Voice, requests: Sequence[SynthRequest]) -> None:
+def _check_outputs(engine: str, requests: Sequence[SynthRequest]) -> None:
     # Festival reports Scheme errors on stderr but may still exit 0, so trust only the files.
     for req in requests:
         if not req.wav.is_file() or req.wav.stat().st_size <= 44:
-            raise RuntimeError(
-                f"{voice.engine} voice {voice.voice!r} wrote no audio for {req.text!r}"
-            )
+            raise RuntimeError(f"{engine} voice {req.voice!r} wrote no audio for {req.text!r}")
 
 
-def synthesise(voice: Voice, requests: Sequence[SynthRequest]) -> None:
-    """Write one WAV per request at the engine's native sample rate."""
-    if voice.engine == "festival":
+def synthesise(engine: str, requests: Sequence[SynthRequest], data: Path | None = None) -> None:
+    """Write one WAV per request at the engine's native sample rate; ``data`` is espeak-ng's
+    private data folder when the requests use generated timbres."""
+    if engine == "festival":
         with tempfile.TemporaryDirectory(prefix="strata-festival-") as tmp:
             script = Path(tmp) / "batch.scm"
-            script.write_text(festival_script(voice.voice, requests))
+            script.write_text(festival_script(requests))
             _run(["festival", "-b", str(script)])
     else:
-        command = espeak_command if voice.engine == "espeak" else flite_command
+        command = espeak_command if engine == "espeak" else flite_command
         for req in requests:
-            _run(command(voice.voice, req))
-    _check_outputs(voice, requests)
+            _run(command(req, data))
+    _check_outputs(engine, requests)

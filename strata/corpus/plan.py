@@ -6,7 +6,6 @@ corpus at parse time: a config the planner cannot honour fails there, naming its
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from strata.config import ConfigError
-from strata.corpus.config import CorpusConfig, Voice, parse_config
+from strata.corpus.config import CorpusConfig, Voice, parse_config, rng_for
 from strata.corpus.engines import check_styles
 from strata.corpus.grammar import phrasings, sample_intents, sample_keywords, vocabulary
 from strata.corpus.lexicon import check_words
@@ -38,25 +37,27 @@ class Utterance:
     intent: str | None
     style: str
     group: int  # one text spoken in every style; splits keep a group together
+    accent: str | None = None  # a generated speaker's espeak-ng language for this text
+
+    @property
+    def synth_voice(self) -> str:
+        """The engine's voice argument: a generated timbre is a variant of the text's accent."""
+        if self.voice.timbre is None:
+            return self.voice.voice
+        return f"{self.accent}+{self.voice.voice}"
 
     def labels(self) -> dict[str, str | None]:
         """The manifest's label columns for this utterance (what a task may predict)."""
         return {
             "speaker": self.speaker,
             "engine": self.voice.engine,
-            "voice": self.voice.voice,
+            "voice": self.synth_voice,
             "text": self.text,
             "kind": self.kind,
             "keyword": self.keyword,
             "intent": self.intent,
             "style": self.style,
         }
-
-
-def rng_for(seed: int, *names: str) -> np.random.Generator:
-    """Generator keyed by seed and names, so one speaker's draws ignore the others'."""
-    digest = hashlib.sha256("\0".join(names).encode()).digest()
-    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def speaker_id(voice: Voice) -> str:
@@ -88,10 +89,15 @@ def _texts(cfg: CorpusConfig, roles: Mapping[str, str]) -> list[list[TextSpec]]:
 
 
 def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list[Utterance]:
-    """Every text of one speaker, each spoken once in every style (balanced, text-matched)."""
+    """Every text of one speaker, each spoken once in every style (balanced, text-matched);
+    a generated speaker says each text in an accent of its own draw."""
     speaker = speaker_id(voice)
     groups = len(texts)
     order = rng_for(cfg.seed, "order", speaker).permutation(groups)
+    accents = [None] * groups
+    if voice.timbre is not None:
+        draws = rng_for(cfg.seed, "accent", speaker).integers(len(cfg.accents), size=groups)
+        accents = [cfg.accents[i] for i in draws]
     utts = []
     for group, (text, keyword, intent) in enumerate(texts[i] for i in order):
         words = tuple(text.split())
@@ -108,6 +114,7 @@ def plan_speaker(cfg: CorpusConfig, voice: Voice, texts: list[TextSpec]) -> list
                     intent=intent,
                     style=style.name,
                     group=group,
+                    accent=accents[group],
                 )
             )
     return utts
