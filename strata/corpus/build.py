@@ -46,13 +46,17 @@ def _stretch(u: Utterance, style: Style) -> float:
     return style.stretch / (u.voice.timbre.rate if u.voice.timbre else 1.0)
 
 
-def _render(
-    cfg: CorpusConfig, out_dir: Path, job: Sequence[Utterance], data: Path | None
-) -> list[dict[str, Any]]:
-    """Synthesise one job and write its FLACs; returns manifest rows without ``split``."""
+def _render(cfg: CorpusConfig, out_dir: Path, job: Sequence[Utterance]) -> list[dict[str, Any]]:
+    """Synthesise one job (one speaker's utterances) and write its FLACs; returns manifest rows
+    without ``split``."""
     styles = {s.name: s for s in cfg.styles}
+    timbre = job[0].voice.timbre
     rows = []
-    with tempfile.TemporaryDirectory(prefix="strata-corpus-") as tmp:
+    # Each job reads its own speaker's timbre only: espeak-ng lists at most 349 voices.
+    with (
+        tempfile.TemporaryDirectory(prefix="strata-corpus-") as tmp,
+        espeak_data([timbre] if timbre else []) as data,
+    ):
         requests = [
             SynthRequest(
                 u.text, _stretch(u, styles[u.style]), Path(tmp) / f"{u.utt_id}.wav", u.synth_voice
@@ -96,9 +100,8 @@ def build_corpus(cfg: Mapping[str, Any], out_dir: Path, threads: int = 1) -> pd.
     check_voices(config)
     corpus = plan(config)  # fails on unknown words before any synthesis
     out_dir = Path(out_dir)
-    timbres = [v.timbre for v in config.voices if v.timbre is not None]
-    with espeak_data(timbres) as data, ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = pool.map(lambda job: _render(config, out_dir, job, data), _jobs(corpus.utterances))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        jobs = pool.map(lambda job: _render(config, out_dir, job), _jobs(corpus.utterances))
         rendered = [row for job in jobs for row in job]
     columns = corpus.split_columns()
     rows = [

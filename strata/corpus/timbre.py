@@ -113,7 +113,8 @@ def _link_all(source: Path, target: Path, skip: str) -> None:
 @contextmanager
 def espeak_data(timbres: Sequence[Timbre]) -> Iterator[Path | None]:
     """A temporary ``--path`` folder: the system's data with ``timbres`` among its variants
-    (the system's own variants stay, so fixed voices like ``en-us+m1`` still resolve). None
+    (the system's own variants stay, so fixed voices like ``en-us+m1`` still resolve; espeak-ng
+    lists at most 349 voices, ~230 of them its own, so pass a few timbres at a time). None
     when there are no timbres (espeak-ng then reads its own data)."""
     if not timbres:
         yield None
