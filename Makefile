@@ -9,7 +9,7 @@ APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvo
 # cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
 APT_TEST := chromium munge slurmctld slurmd slurm-client
 
-.PHONY: setup voices run test test-fast bench lint fmt dag clean
+.PHONY: setup voices run train test test-fast bench lint fmt dag clean
 
 # Install missing Debian packages when root; otherwise print the exact command and stop.
 define ensure_apt
@@ -37,6 +37,13 @@ voices:
 
 run: setup voices
 	$(VENV)/bin/snakemake --profile profiles/workstation --cores $(CORES)
+
+# Retrain the shipped checkpoints from scratch with the train_model rule (training.checkpoints:
+# train), then write them into checkpoints/ with their sha256 sums (commit them to ship).
+train: setup voices
+	$(VENV)/bin/snakemake --profile profiles/workstation --cores $(CORES) \
+	  --config 'training={"checkpoints": "train"}' --until train_model
+	$(PY) -m strata.training.shipped results/trained checkpoints
 
 test: setup voices
 	$(call ensure_apt,$(APT_TEST))

@@ -1,11 +1,13 @@
 # Helpers shared by the stages: target lists and the exact config slice each rule depends on.
 from itertools import combinations_with_replacement
+from pathlib import Path
 
 from strata.config import frame_datasets
 from strata.datasets.listing import audio_files
 from strata.models import layer_specs
 from strata.models.twins import twin_of, with_twins
 from strata.probes.kinds import TASK_KINDS
+from strata.training import shipped
 
 
 wildcard_constraints:
@@ -23,6 +25,14 @@ wildcard_constraints:
 MODELS = with_twins(config["models"])
 MODEL_SPECS = {name: layer_specs(m) for name, m in MODELS.items()}
 FRAME_DATASETS = frame_datasets(config)
+# Trained models load from the repository's checkpoints/ (checked here) or train in this run.
+SHIPPED_ROOT = Path(workflow.basedir) / shipped.DIR
+SHIPPED = lookup(dpath="training/checkpoints", within=config, default="train") == "shipped"
+TRAINED = [m for m, spec in MODELS.items() if spec["init"] == "trained"]
+if SHIPPED:
+    for _model in TRAINED:
+        _dataset = config["datasets"][MODELS[_model]["train"]["dataset"]]
+        shipped.check_shipped(SHIPPED_ROOT, _model, MODELS[_model], _dataset)
 
 
 def layers_of(model):
@@ -110,11 +120,18 @@ def target_slice(wildcards):
     return {} if source is None else MODELS[source]
 
 
+def training_output(model):
+    """Where a trained model's checkpoint, losses and summary are: shipped or trained here."""
+    if SHIPPED:
+        return str(SHIPPED_ROOT / model)
+    return f"results/trained/{model}"
+
+
 def trained_checkpoint_of(wildcards):
     """A trained model's training output (empty for the others)."""
     if MODELS[wildcards.model]["init"] != "trained":
         return []
-    return f"results/trained/{wildcards.model}"
+    return training_output(wildcards.model)
 
 
 def model_roles():
@@ -181,11 +198,7 @@ def frames_slice(wildcards):
 
 
 def training_runs():
-    return [
-        f"results/trained/{m}"
-        for m, spec in MODELS.items()
-        if spec["init"] == "trained"
-    ]
+    return [training_output(m) for m in TRAINED]
 
 
 def model_cards():

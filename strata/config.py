@@ -198,8 +198,17 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
         plan = plan_from_config(dataset)
         if split not in plan.split_columns():
             raise ConfigError("split", f"not a split column: {sorted(plan.split_columns())}")
-        kind.check(plan.labels(split), len(plan.trials), task)
+        where = task.get("where", {})
+        labels = plan.labels(split, where)
+        if where and not next(iter(labels.values()), None):
+            raise ConfigError("where", f"{where} selects no utterance")
+        kind.check(labels, plan.trial_count(where), task)
         return
+    for column in task.get("where", {}):
+        if recipe.labels is None:
+            _check_manifest_column(dataset["path"], column, "where")
+        elif column not in (*recipe.labels, "split"):
+            raise ConfigError("where", f"{column!r} not a column of {dataset['kind']}")
     if split != "split" and recipe.labels is not None:
         raise ConfigError("split", f"a {dataset['kind']} dataset has one split column, 'split'")
     if split != "split":

@@ -273,7 +273,9 @@ RULE_CASES = {
         (["datasets", "embedded", "keyword_fraction"], 0.0, "tasks.keyword.label"),
         (["tasks", "intent", "split"], "fold", "tasks.intent.split"),
         (["tasks", "speaker_id", "split"], "speaker_split", "tasks.speaker_id.label"),
-        (["datasets", "embedded", "keyword_fraction"], 1.0, "tasks.intent.label"),
+        (["tasks", "speaker_id", "where"], {"colour": "red"}, "tasks.speaker_id.where"),
+        (["tasks", "asv", "where"], {"kind": "story"}, "tasks.asv.where"),
+        (["datasets", "embedded", "keyword_fraction"], 1.0, "tasks.speaker_id.where"),
         (["datasets", "embedded", "trials_per_speaker"], 0, "tasks.asv.dataset"),
     ],
 }

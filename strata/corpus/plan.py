@@ -311,16 +311,31 @@ class CorpusPlan:
         by_speaker = {u.utt_id: self.roles[u.speaker] for u in self.utterances}
         return {"split": self.splits, "speaker_split": by_speaker}
 
-    def labels(self, split: str = "split") -> dict[str, list[tuple[str, Any]]]:
-        """Per label column, (split, value) of every utterance, as the manifest will hold them,
-        split by the ``split`` column. ``phones`` stands in as the words (pronounced at build
-        time; every word is in cmudict)."""
+    def labels(
+        self, split: str = "split", where: Mapping[str, Any] | None = None
+    ) -> dict[str, list[tuple[str, Any]]]:
+        """Per label column, (split, value) of every utterance (those ``where`` selects), as the
+        manifest will hold them, split by the ``split`` column. ``phones`` stands in as the
+        words (pronounced at build time; every word is in cmudict)."""
         splits = self.split_columns()[split]
         columns: dict[str, list[tuple[str, Any]]] = {}
-        for u in self.utterances:
+        for u in self._selected(where):
             for column, value in {**u.labels(), "phones": u.words}.items():
                 columns.setdefault(column, []).append((splits[u.utt_id], value))
         return columns
+
+    def _selected(self, where: Mapping[str, Any] | None) -> list[Utterance]:
+        where = where or {}
+        known = self.utterances[0].labels() if self.utterances else {}
+        for column in where:
+            if column not in known:
+                raise ConfigError("where", f"{column!r} not a column: {sorted(known)}")
+        return [u for u in self.utterances if all(u.labels()[c] == v for c, v in where.items())]
+
+    def trial_count(self, where: Mapping[str, Any] | None = None) -> int:
+        """Trials whose two utterances ``where`` both selects."""
+        chosen = {u.utt_id for u in self._selected(where)}
+        return sum(e in chosen and t in chosen for e, t, _, _ in self.trials)
 
 
 def plan(config: CorpusConfig) -> CorpusPlan:

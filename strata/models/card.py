@@ -27,6 +27,7 @@ def prepare_model(
     out_dir = Path(out_dir)
     if (cfg["init"] == "trained") != (trained is not None):
         raise ValueError(f"model {name}: a training output goes with init: trained only")
+    origin = _training_origin(Path(trained)) if trained is not None else None
     with atomic_dir(out_dir) as tmp:
         if trained is not None:
             checkpoint = _link_tree(Path(trained) / "checkpoint", tmp / "checkpoint")
@@ -56,8 +57,25 @@ def prepare_model(
         if trained is not None:
             summary = read_json(Path(trained) / TRAINING_SUMMARY)
             card["training"] = {k: v for k, v in summary.items() if k != "provenance"}
+            card["training"]["origin"] = origin
         write_json(tmp / CARD, card)
     return card
+
+
+def _training_origin(trained: Path) -> dict[str, Any]:
+    """Where a trained checkpoint came from; a shipped one is first checked against its sums."""
+    from strata.training import shipped
+
+    if not (trained / shipped.SUMS).exists():
+        return {"source": "trained in this run", "path": str(trained)}
+    shipped.verify(trained)
+    info = read_json(trained / shipped.SHIPPED)
+    return {
+        "source": "shipped",
+        "path": str(trained),
+        "sha256_verified": True,
+        **{k: info[k] for k in ("machine", "shipped", "reproduce")},
+    }
 
 
 def _link_tree(source: Path, target: Path) -> Path:

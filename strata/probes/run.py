@@ -21,7 +21,7 @@ from strata.io import (
 from strata.probes.checkpoint import write_probe
 from strata.probes.kinds import TASK_KINDS
 from strata.probes.metrics import ProbeOutcome
-from strata.probes.tasks import Columns
+from strata.probes.tasks import Columns, restrict
 from strata.provenance import provenance
 from strata.workflow import STARTUP, seconds_since_start
 
@@ -198,7 +198,7 @@ def run_job(smk: Any, weighted: bool = False) -> dict[str, Any]:
 
         torch.set_num_threads(smk.threads)
     logging.getLogger(__name__).info(STARTUP, seconds_since_start())
-    manifest, trials = read_task_inputs(Path(smk.input.data), frames)
+    manifest, trials = restrict(*read_task_inputs(Path(smk.input.data), frames), smk.params.task)
     common = {
         "features": Path(smk.input.features),
         "manifest": manifest,

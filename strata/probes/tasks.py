@@ -26,6 +26,43 @@ def split_column_of(task: Mapping[str, Any]) -> str:
     return task.get("split", "split")
 
 
+OUTSIDE = "outside"  # the split a task's ``where`` gives the utterances it leaves out
+
+
+def restrict(
+    manifest: Columns, trials: Columns | None, task: Mapping[str, Any]
+) -> tuple[Columns, Columns | None]:
+    """The task's ``where`` (column -> value) applied: other utterances leave its splits (the
+    feature rows stay aligned) and trials naming one are dropped; without ``where``, as given.
+    E.g. speaker tasks on the embedded corpus's sentences, not its one-word keyword clips."""
+    where = task.get("where")
+    if not where:
+        return manifest, trials
+    for column in where:
+        if column not in manifest:
+            raise KeyError(f"task where: column {column!r} not in manifest")
+    matches = ([v == want for v in manifest[c]] for c, want in where.items())
+    keep = [all(row) for row in zip(*matches, strict=True)]
+    if not any(keep):
+        raise ValueError(f"task where {dict(where)} selects no utterance")
+    split = split_column_of(task)
+    splits = [s if k else OUTSIDE for s, k in zip(manifest[split], keep, strict=True)]
+    if hasattr(manifest, "assign"):  # a DataFrame (the CTC probes read one)
+        manifest = manifest.assign(**{split: splits})
+    else:
+        manifest = {**_lists(manifest), split: splits}
+    if trials is not None:
+        chosen = {u for u, k in zip(manifest["utt_id"], keep, strict=True) if k}
+        pairs = zip(trials["enrollment"], trials["test"], strict=True)
+        rows = [i for i, (e, t) in enumerate(pairs) if e in chosen and t in chosen]
+        trials = {c: [values[i] for i in rows] for c, values in _lists(trials).items()}
+    return manifest, trials
+
+
+def _lists(columns: Columns) -> dict[str, list[Any]]:
+    return {c: list(columns[c]) for c in columns}
+
+
 def present(value: Any) -> bool:
     """Not a missing cell (None, or NaN as pandas reads a missing label)."""
     return value is not None and not (isinstance(value, float) and math.isnan(value))

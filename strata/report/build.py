@@ -128,6 +128,18 @@ def similarity_figures(
 TRAINING = ["model", "objective", "dataset", "utterances", "epochs", "steps"]
 
 
+def _origin(run: Path) -> str:
+    """Shipped in the repository (sha256-checked when the model was prepared), or trained here."""
+    from strata.training import shipped
+
+    if not (run / shipped.SHIPPED).exists():
+        return "trained in this run"
+    info = read_json(run / shipped.SHIPPED)
+    return (
+        f"shipped in {shipped.DIR}/{run.name}, trained {info['shipped'][:10]}; {info['reproduce']}"
+    )
+
+
 def training_section(
     runs: list[Path], figure_dir: Path, source: str
 ) -> tuple[str | None, str | None]:
@@ -148,6 +160,7 @@ def training_section(
                 "last epoch loss": summary["last_epoch_loss"],
                 "minutes": minutes,
                 "device": summary["device"],
+                "checkpoint": _origin(run),
             }
         )
     png = _save(loss_curves(losses), figure_dir / "training_losses.png", source)

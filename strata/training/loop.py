@@ -96,9 +96,11 @@ def fit(
     state_dir: Path,
     digest: str,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train for ``cfg["epochs"]``, resuming from ``state_dir`` when a killed run left a state
-    there; return one row per step (epoch, step, loss, lr, seconds)."""
+    there; return one row per step (epoch, step, loss, lr, seconds). ``stop_after`` steps ends
+    the run early, schedule unchanged and no state saved (to check a run's first steps)."""
     import torch
     from tqdm import tqdm
 
@@ -131,6 +133,8 @@ def fit(
             objective.after_step(step, total)
             losses.append(row | {"loss": loss.item(), "seconds": time.perf_counter() - began})
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if stop_after is not None and len(losses) >= stop_after:
+                return losses
         mean = (
             sum(r["loss"] for r in losses[-objective.steps_per_epoch :]) / objective.steps_per_epoch
         )

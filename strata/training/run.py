@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 import logging
 import shutil
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,46 @@ def train_model(
     ``out_dir``: ``checkpoint/`` in the family's layout, ``losses.parquet``, ``training.json``.
     ``targets`` is a trained model (card dir, config) whose layer a second masked-prediction
     iteration clusters."""
+    run = _setup(model_cfg, data_dir, targets)
+    began = time.perf_counter()
+    losses = fit(run.objective, run.settings, state_dir_of(out_dir), run.digest, progress)
+    summary = _summary(name, run.settings, run.data, losses, run.device) | {
+        "seconds_this_run": round(time.perf_counter() - began, 1),
+        "provenance": run.record,
+    }
+    with atomic_dir(out_dir) as tmp:
+        run.objective.to("cpu").save(tmp)
+        write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
+        write_json(tmp / SUMMARY, summary)
+    shutil.rmtree(state_dir_of(out_dir), ignore_errors=True)
+    return summary
+
+
+def first_steps(
+    model_cfg: dict[str, Any],
+    data_dir: Path,
+    steps: int,
+    targets: tuple[Path, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The loss rows of a run's first ``steps`` steps, exactly as :func:`train_model` takes
+    them (a shipped checkpoint's ``losses.parquet`` starts with these)."""
+    run = _setup(model_cfg, data_dir, targets)
+    with tempfile.TemporaryDirectory(prefix="strata-first-steps-") as tmp:
+        return fit(run.objective, run.settings, Path(tmp), run.digest, False, stop_after=steps)
+
+
+@dataclass
+class _Run:
+    objective: Any
+    settings: dict[str, Any]
+    data: Any
+    device: Any
+    record: dict[str, Any]
+    digest: str
+
+
+def _setup(model_cfg: dict[str, Any], data_dir: Path, targets) -> _Run:
+    """The objective (seeded random init), settings, data and provenance of a training run."""
     from strata.features.extract import resolve_device
     from strata.manifest import read_dataset
     from strata.models.card import load_model, read_card
@@ -67,18 +109,7 @@ def train_model(
     record = provenance(model_cfg, manifest_sha256=manifest_sha, targets_sha256=target_weights)
     # A resumable state is only ever continued under this very config, data and targets.
     digest = config_digest([record[k] for k in ("config", "manifest_sha256", "targets_sha256")])
-    began = time.perf_counter()
-    losses = fit(objective, settings, state_dir_of(out_dir), digest, progress)
-    summary = _summary(name, settings, data, losses, device) | {
-        "seconds_this_run": round(time.perf_counter() - began, 1),
-        "provenance": record,
-    }
-    with atomic_dir(out_dir) as tmp:
-        objective.to("cpu").save(tmp)
-        write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
-        write_json(tmp / SUMMARY, summary)
-    shutil.rmtree(state_dir_of(out_dir), ignore_errors=True)
-    return summary
+    return _Run(objective, settings, data, device, record, digest)
 
 
 def _summary(name: str, settings: dict[str, Any], data, losses: list[dict], device) -> dict:

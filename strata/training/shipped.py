@@ -1,0 +1,131 @@
+"""Checkpoints shipped in the repository: trained ahead of time by the project's own rule, each
+in ``checkpoints/<model>/`` exactly as ``train_model`` wrote it (``checkpoint/``, the loss
+table, ``training.json``) plus ``SHA256SUMS`` and ``shipped.json`` (the training dataset's
+config, machine, date).
+
+With ``training: {checkpoints: shipped}`` the DAG loads them instead of training (each checked
+against its sha256 and against the model's config); ``training: {checkpoints: train}``
+(``make train``) retrains them with the same rule, and :func:`ship` writes them back.
+
+    python -m strata.training.shipped results/trained checkpoints [model ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from strata.config import ConfigError
+from strata.io import atomic_dir, read_json, write_json
+from strata.provenance import sha256_file
+from strata.training import SUMMARY
+
+SUMS = "SHA256SUMS"
+SHIPPED = "shipped.json"
+DIR = "checkpoints"  # beside the Snakefile
+
+
+def _files(root: Path) -> list[Path]:
+    skip = {SUMS, SHIPPED}
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in skip)
+
+
+def write_sums(root: Path) -> None:
+    """``sha256sum -c``-compatible sums of every file under ``root``."""
+    lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}" for p in _files(root)]
+    (root / SUMS).write_text("\n".join(lines) + "\n")
+
+
+def verify(root: Path) -> None:
+    """Every file ``SHA256SUMS`` lists has its recorded hash and none is missing or extra;
+    raise naming the first that differs."""
+    root = Path(root)
+    sums = root / SUMS
+    if not sums.is_file():
+        raise FileNotFoundError(f"{sums}: a shipped checkpoint needs its sha256 sums")
+    recorded = dict(reversed(line.split("  ", 1)) for line in sums.read_text().splitlines())
+    present = {p.relative_to(root).as_posix() for p in _files(root)}
+    for name in sorted(present ^ set(recorded)):
+        raise ValueError(
+            f"{root / name}: {'not listed in' if name in present else 'missing, listed in'} {sums}"
+        )
+    for name, digest in sorted(recorded.items()):
+        if sha256_file(root / name) != digest:
+            raise ValueError(f"{root / name}: sha256 differs from {sums} (a damaged checkpoint)")
+
+
+def _differences(a: Any, b: Any, key: str) -> list[str]:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return [
+            d
+            for k in sorted(set(a) | set(b))
+            for d in _differences(a.get(k), b.get(k), f"{key}.{k}")
+        ]
+    return [] if a == b else [f"{key}: {b!r} in the config, {a!r} in the checkpoint"]
+
+
+def check_shipped(
+    root: Path, name: str, model: Mapping[str, Any], dataset: Mapping[str, Any]
+) -> None:
+    """The shipped checkpoint of model ``name`` exists and was trained with this very model and
+    dataset config; else a ConfigError naming the key that differs."""
+    folder = Path(root) / name
+    key = f"models.{name}"
+    if not (folder / SUMMARY).is_file() or not (folder / SHIPPED).is_file():
+        raise ConfigError(
+            key, f"no shipped checkpoint in {folder}: train it (training.checkpoints: train)"
+        )
+    record = read_json(folder / SUMMARY)["provenance"]["config"]
+    shipped = read_json(folder / SHIPPED)["dataset_config"]
+    diffs = _differences(record, dict(model), key)
+    diffs += _differences(shipped, dict(dataset), f"datasets.{model['train']['dataset']}")
+    if diffs:
+        raise ConfigError(
+            key,
+            f"the shipped checkpoint {folder} was trained otherwise ({'; '.join(diffs[:3])}): "
+            "retrain with training.checkpoints: train (make train)",
+        )
+
+
+def ship(trained: Path, dest: Path, dataset: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``."""
+    info = {
+        "model": Path(trained).name,
+        "dataset_config": dict(dataset),
+        "machine": f"{platform.node()} ({platform.machine()}, {platform.system()})",
+        "shipped": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "reproduce": "make train (training.checkpoints: train)",
+    }
+    with atomic_dir(Path(dest)) as tmp:
+        # Snakemake's marker of a directory output is not part of the checkpoint.
+        marker = shutil.ignore_patterns(".snakemake_timestamp")
+        shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=marker)
+        write_json(tmp / SHIPPED, info)
+        write_sums(tmp)
+    return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    import yaml
+
+    parser = argparse.ArgumentParser(description="Ship trained models into the repository.")
+    parser.add_argument("trained", type=Path, help="train_model outputs (results/trained)")
+    parser.add_argument("dest", type=Path, help="where shipped checkpoints live (checkpoints)")
+    parser.add_argument("models", nargs="*", help="models to ship (default: every trained one)")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.config.read_text())
+    trained = [m for m, spec in config["models"].items() if "train" in spec]
+    for model in args.models or trained:
+        dataset = config["datasets"][config["models"][model]["train"]["dataset"]]
+        ship(args.trained / model, args.dest / model, dataset)
+        print(f"shipped {model} -> {args.dest / model}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The checkpoints shipped in checkpoints/: intact (sha256), trained with the default config,
+loadable through the DAG's adapters, refused when damaged or trained otherwise, and reproduced
+step for step by the training rule."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from strata.config import ConfigError
+from strata.datasets.registry import prepare_dataset
+from strata.models.card import load_model, prepare_model
+from strata.training import LOSSES
+from strata.training.run import first_steps
+from strata.training.shipped import SUMS, check_shipped, verify
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+SHIPPED = ROOT / "checkpoints"
+TRAINED = sorted(m for m, spec in DEFAULT["models"].items() if "train" in spec)
+
+
+def dataset_of(model: str) -> dict:
+    return DEFAULT["datasets"][DEFAULT["models"][model]["train"]["dataset"]]
+
+
+@pytest.mark.parametrize("model", TRAINED)
+def test_a_shipped_checkpoint_is_intact_matches_the_config_and_loads(model, tmp_path):
+    verify(SHIPPED / model)
+    check_shipped(SHIPPED, model, DEFAULT["models"][model], dataset_of(model))
+    card = prepare_model(model, DEFAULT["models"][model], tmp_path / model, SHIPPED / model)
+    assert card["training"]["origin"]["source"] == "shipped"
+    assert card["training"]["origin"]["sha256_verified"] is True
+    losses = pd.read_parquet(SHIPPED / model / LOSSES)
+    assert card["training"]["steps"] == len(losses)
+    encoder, _ = load_model(tmp_path / model, DEFAULT["models"][model])
+    wave = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0)) * 0.1
+    with torch.no_grad():
+        out = encoder(wave, torch.tensor([16000]))
+    assert [name for name in out] == [spec.name for spec in encoder.layers]
+    assert all(torch.isfinite(layer.hidden).all() for layer in out.values())
+
+
+def test_a_damaged_checkpoint_or_another_config_is_refused(tmp_path):
+    model = TRAINED[0]
+    copy_dir = tmp_path / model
+    shutil.copytree(SHIPPED / model, copy_dir)
+    weights = max((p for p in copy_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=weights.name):
+        verify(copy_dir)
+    with pytest.raises(ValueError, match=weights.name):
+        prepare_model(model, DEFAULT["models"][model], tmp_path / "card", copy_dir)
+    (copy_dir / "stray.txt").write_text("not shipped")
+    with pytest.raises(ValueError, match="stray.txt.*not listed"):
+        verify(copy_dir)
+    other = copy.deepcopy(DEFAULT["models"][model])
+    other["train"]["lr"] *= 2
+    with pytest.raises(ConfigError, match=rf"models\.{model}\.train\.lr"):
+        check_shipped(SHIPPED, model, other, dataset_of(model))
+    dataset = {**dataset_of(model), "seed": 7}
+    with pytest.raises(ConfigError, match=r"datasets\.\w+\.seed"):
+        check_shipped(SHIPPED, model, DEFAULT["models"][model], dataset)
+    with pytest.raises(ConfigError, match="no shipped checkpoint"):
+        check_shipped(tmp_path, "nothing_here", DEFAULT["models"][model], dataset_of(model))
+    assert (SHIPPED / model / SUMS).read_text().count("\n") >= 3
+
+
+@pytest.fixture(scope="module")
+def pretrain_corpus(tmp_path_factory):
+    """The pretraining corpus, synthesised again from its config."""
+    out = tmp_path_factory.mktemp("pretrain") / "pretrain"
+    datasets = {dataset_of(m)["seed"]: dataset_of(m) for m in TRAINED}
+    assert len(datasets) == 1  # one pretraining corpus for the three families
+    prepare_dataset(copy.deepcopy(next(iter(datasets.values()))), out, threads=2)
+    return out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("model", TRAINED)
+def test_the_training_rule_reproduces_the_first_steps_of_a_shipped_checkpoint(
+    model, pretrain_corpus
+):
+    """Same corpus (re-synthesised), same seed, same code: the first steps' losses are the
+    shipped ones, so the checkpoint is what `make train` makes."""
+    torch.set_num_threads(1)  # as the rule runs (threads: 1)
+    shipped = pd.read_parquet(SHIPPED / model / LOSSES)
+    rows = first_steps(DEFAULT["models"][model], pretrain_corpus, steps=3)
+    np.testing.assert_allclose([r["loss"] for r in rows], shipped["loss"][:3], rtol=1e-5)
+    assert [r["lr"] for r in rows] == pytest.approx(list(shipped["lr"][:3]))
