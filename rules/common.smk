@@ -27,7 +27,9 @@ MODEL_SPECS = {name: layer_specs(m) for name, m in MODELS.items()}
 FRAME_DATASETS = frame_datasets(config)
 # Trained models load from the repository's checkpoints/ (checked here) or train in this run.
 SHIPPED_ROOT = Path(workflow.basedir) / shipped.DIR
-SHIPPED = lookup(dpath="training/checkpoints", within=config, default="train") == "shipped"
+SHIPPED = (
+    lookup(dpath="training/checkpoints", within=config, default="train") == "shipped"
+)
 TRAINED = [m for m, spec in MODELS.items() if spec["init"] == "trained"]
 if SHIPPED:
     for _model in TRAINED:

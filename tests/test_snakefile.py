@@ -143,3 +143,18 @@ def test_the_snakefile_imports_nothing_heavy_at_parse_time():
     code = "\n".join([*imports, "import sys", f"print(sorted(set({heavy!r}) & set(sys.modules)))"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", imports
+
+
+def test_the_default_study_loads_the_shipped_checkpoints_and_train_retrains_them(tmp_path):
+    """training.checkpoints: shipped plans no training and no pretraining corpus; train plans
+    both (what `make train` runs)."""
+    shipped = job_counts(dry_run(tmp_path))
+    assert "train_model" not in shipped
+    assert shipped["prepare_dataset"] == 1  # the probed corpus only
+    trained = [m for m, spec in DEFAULT["models"].items() if "train" in spec]
+    out = dry_run(
+        tmp_path, "--config", 'training={"checkpoints": "train"}', "--until", "train_model"
+    )
+    assert job_counts(out) == {"prepare_dataset": 1, "train_model": len(trained)}
+    assert planned(out)["dataset"] == {"pretrain"}
+    assert planned(out)["model"] == set(trained)
