@@ -117,6 +117,7 @@ def training_table(workdir: Path) -> pd.DataFrame:
     so a resumed run counts its epochs once), loss first and last epoch."""
     from strata.io import read_json
     from strata.training import LOSSES, SUMMARY
+    from strata.training.shipped import DIR
 
     rows = []
     for run in training_runs(workdir):
@@ -132,7 +133,7 @@ def training_table(workdir: Path) -> pd.DataFrame:
                 "minutes": round(minutes, 2),
                 "first_epoch_loss": round(summary["first_epoch_loss"], 3),
                 "last_epoch_loss": round(summary["last_epoch_loss"], 3),
-                "where": "this run" if run.parent.name == "trained" else f"shipped: {run}",
+                "where": "this run" if run.parent.name == "trained" else f"{DIR}/{run.name}",
             }
         )
     return pd.DataFrame(rows).set_index("model")
@@ -164,9 +165,9 @@ def dag_section(cores: int, workdir: Path | None = None, wall: float | None = No
         "## Training the three families",
         "",
         f"_{stamp()}._ The `train_model` jobs behind the default run's trained models: the "
-        "checkpoints shipped in `checkpoints/` (trained ahead of time by `make train`, three "
-        "jobs of one CPU thread sharing 2 cores; not part of the default run's wall time), or "
-        "the run's own. Minutes are the sum of each epoch's own clock from the loss table.",
+        "checkpoints shipped in `checkpoints/` (trained ahead of time by `make train`, one CPU "
+        "thread each, sharing the machine; not part of the default run's wall time), or the "
+        "run's own. Minutes are the sum of each epoch's own clock from the loss table.",
         "",
         training.to_markdown(),
         "",
