@@ -17,6 +17,7 @@ import yaml
 from strata.config import ConfigError
 from strata.datasets.registry import prepare_dataset
 from strata.models.card import load_model, prepare_model
+from strata.report.build import _origin
 from strata.training import LOSSES
 from strata.training.run import first_steps
 from strata.training.shipped import SUMS, check_shipped, verify
@@ -38,6 +39,8 @@ def test_a_shipped_checkpoint_is_intact_matches_the_config_and_loads(model, tmp_
     card = prepare_model(model, DEFAULT["models"][model], tmp_path / model, SHIPPED / model)
     assert card["training"]["origin"]["source"] == "shipped"
     assert card["training"]["origin"]["sha256_verified"] is True
+    assert _origin(SHIPPED / model).startswith(f"shipped in checkpoints/{model}, trained 20")
+    assert _origin(tmp_path / model) == "trained in this run"  # a card dir has no shipped.json
     losses = pd.read_parquet(SHIPPED / model / LOSSES)
     assert card["training"]["steps"] == len(losses)
     encoder, _ = load_model(tmp_path / model, DEFAULT["models"][model])
