@@ -58,7 +58,9 @@ def test_speaker_split_is_speaker_disjoint_and_every_test_wording_recurs_from_tr
     }
     total = EMBEDDED["speakers"]["count"] + len(EMBEDDED["voices"])
     closed = total - EMBEDDED["splits"]["verification_speakers"]
-    assert len(split_speakers["test"]) == len(split_speakers["dev"]) == round(closed * 0.15)
+    fractions = (EMBEDDED["splits"]["test_fraction"], EMBEDDED["splits"]["dev_fraction"])
+    sizes = tuple(round(closed * f) for f in fractions)
+    assert (len(split_speakers["test"]), len(split_speakers["dev"])) == sizes
     wordings = {s: {u.text for u in intents if split_of[u.utt_id] == s} for s in split_speakers}
     assert wordings["dev"] | wordings["test"] <= wordings["train"]
     assert len(wordings["train"]) == 36 * EMBEDDED["intent_phrasings"]  # 36 intents
