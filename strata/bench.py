@@ -117,7 +117,7 @@ def training_table(workdir: Path) -> pd.DataFrame:
     so a resumed run counts its epochs once), loss first and last epoch."""
     from strata.io import read_json
     from strata.training import LOSSES, SUMMARY
-    from strata.training.shipped import DIR
+    from strata.training.shipped import DIR, origin
 
     rows = []
     for run in training_runs(workdir):
@@ -133,7 +133,7 @@ def training_table(workdir: Path) -> pd.DataFrame:
                 "minutes": round(minutes, 2),
                 "first_epoch_loss": round(summary["first_epoch_loss"], 3),
                 "last_epoch_loss": round(summary["last_epoch_loss"], 3),
-                "where": "this run" if run.parent.name == "trained" else f"{DIR}/{run.name}",
+                "where": f"{DIR}/{run.name}" if origin(run)["source"] == "shipped" else "this run",
             }
         )
     return pd.DataFrame(rows).set_index("model")

@@ -66,16 +66,11 @@ def _training_origin(trained: Path) -> dict[str, Any]:
     """Where a trained checkpoint came from; a shipped one is first checked against its sums."""
     from strata.training import shipped
 
-    if not (trained / shipped.SUMS).exists():
-        return {"source": "trained in this run", "path": str(trained)}
-    shipped.verify(trained)
-    info = read_json(trained / shipped.SHIPPED)
-    return {
-        "source": "shipped",
-        "path": str(trained),
-        "sha256_verified": True,
-        **{k: info[k] for k in ("machine", "shipped", "reproduce")},
-    }
+    found = shipped.origin(trained)
+    if found["source"] == "shipped":
+        shipped.verify(trained)
+        found["sha256_verified"] = True
+    return found
 
 
 def _link_tree(source: Path, target: Path) -> Path:

@@ -132,12 +132,11 @@ def _origin(run: Path) -> str:
     """Shipped in the repository (sha256-checked when the model was prepared), or trained here."""
     from strata.training import shipped
 
-    if not (run / shipped.SHIPPED).exists():
-        return "trained in this run"
-    info = read_json(run / shipped.SHIPPED)
-    return (
-        f"shipped in {shipped.DIR}/{run.name}, trained {info['shipped'][:10]}; {info['reproduce']}"
-    )
+    found = shipped.origin(run)
+    if found["source"] != "shipped":
+        return found["source"]
+    when = found["shipped"][:10]
+    return f"shipped in {shipped.DIR}/{run.name}, trained {when}; {found['reproduce']}"
 
 
 def training_section(

@@ -50,13 +50,25 @@ def verify(root: Path) -> None:
         raise FileNotFoundError(f"{sums}: a shipped checkpoint needs its sha256 sums")
     recorded = dict(reversed(line.split("  ", 1)) for line in sums.read_text().splitlines())
     present = {p.relative_to(root).as_posix() for p in _files(root)}
-    for name in sorted(present ^ set(recorded)):
-        raise ValueError(
-            f"{root / name}: {'not listed in' if name in present else 'missing, listed in'} {sums}"
-        )
+    unmatched = sorted(present ^ set(recorded))
+    if unmatched:
+        name = unmatched[0]
+        state = "not listed in" if name in present else "missing, listed in"
+        raise ValueError(f"{root / name}: {state} {sums}")
     for name, digest in sorted(recorded.items()):
         if sha256_file(root / name) != digest:
             raise ValueError(f"{root / name}: sha256 differs from {sums} (a damaged checkpoint)")
+
+
+def origin(run: Path) -> dict[str, Any]:
+    """Where a training output came from: shipped (with its machine and date) or this run."""
+    run = Path(run)
+    if not (run / SHIPPED).is_file():
+        return {"source": "trained in this run", "path": str(run)}
+    info = read_json(run / SHIPPED)
+    return {"source": "shipped", "path": str(run)} | {
+        k: info[k] for k in ("machine", "shipped", "reproduce")
+    }
 
 
 def _differences(a: Any, b: Any, key: str) -> list[str]:
