@@ -45,8 +45,9 @@ class TrainingSet:
         return wave
 
 
-def training_set(data_dir: Path, name: str) -> TrainingSet:
-    """The ``train`` rows of a prepared dataset folder (``results/data/<name>``)."""
+def training_set(data_dir: Path, name: str, min_seconds: float = 0.0) -> TrainingSet:
+    """The ``train`` rows of a prepared dataset folder (``results/data/<name>``), less those
+    shorter than ``min_seconds`` (as speaker recipes drop utterances shorter than their crops)."""
     from strata.manifest import read_dataset
 
     manifest, _ = read_dataset(data_dir)
@@ -54,6 +55,9 @@ def training_set(data_dir: Path, name: str) -> TrainingSet:
     if rows.empty:
         splits = sorted(manifest["split"].unique())
         raise ValueError(f"dataset {name!r} ({data_dir}) has no {TRAIN_SPLIT!r} split: {splits}")
+    rows = rows[rows["duration"] >= min_seconds]
+    if rows.empty:
+        raise ValueError(f"dataset {name!r}: no training utterance lasts min_seconds {min_seconds}")
     return TrainingSet(
         name,
         [Path(data_dir) / p for p in rows["path"]],

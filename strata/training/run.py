@@ -26,6 +26,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "warmup_fraction": 0.1,
     "grad_clip": 5.0,
     "device": "auto",
+    "min_seconds": 0.0,
 }
 
 
@@ -99,7 +100,7 @@ def _setup(model_cfg: dict[str, Any], data_dir: Path, targets) -> _Run:
 
     train = model_cfg["train"]
     settings = {**LOOP_DEFAULTS, **train, "seed": int(model_cfg["seed"])}
-    data = training_set(Path(data_dir), train["dataset"])
+    data = training_set(Path(data_dir), train["dataset"], settings["min_seconds"])
     device = resolve_device(settings["device"])
     teacher = load_model(*targets)[0].to(device) if targets else None
     init = {k: v for k, v in model_cfg.items() if k not in ("train", "random_twin")}
@@ -118,6 +119,7 @@ def _summary(name: str, settings: dict[str, Any], data, losses: list[dict], devi
         "objective": settings["objective"],
         "dataset": settings["dataset"],
         "utterances": len(data),
+        "min_seconds": settings["min_seconds"],
         "speakers": len(data.speaker_names),
         "epochs": settings["epochs"],
         "steps": len(losses),

@@ -73,6 +73,17 @@ def test_only_the_train_split_is_read(corpus):
     assert sorted(data.utt_ids) == sorted(train["utt_id"]) and len(data) < len(manifest)
 
 
+def test_min_seconds_leaves_out_exactly_the_shorter_utterances(corpus):
+    manifest = pd.read_parquet(Path(corpus) / "manifest.parquet")
+    train = manifest[manifest["split"] == "train"]
+    cut = float(train["duration"].median())
+    data = training_set(corpus, "small", min_seconds=cut)
+    assert sorted(data.utt_ids) == sorted(train.loc[train["duration"] >= cut, "utt_id"])
+    assert 0 < len(data) < len(train)
+    with pytest.raises(ValueError, match="no training utterance lasts min_seconds 60"):
+        training_set(corpus, "small", min_seconds=60)
+
+
 def test_a_second_iteration_clusters_the_first_models_layer(trained_run, corpus, tmp_path):
     objective, cfg, _, model_dir, _ = trained_run
     if objective != "masked_prediction":
