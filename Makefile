@@ -9,7 +9,7 @@ APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvo
 # cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
 APT_TEST := chromium munge slurmctld slurmd slurm-client
 
-.PHONY: setup voices run train test test-fast bench lint fmt dag clean
+.PHONY: setup voices run train test test-fast bench plan lint fmt dag clean
 
 # Install missing Debian packages when root; otherwise print the exact command and stop.
 define ensure_apt
@@ -55,6 +55,11 @@ test-fast: setup
 bench: setup voices
 	$(call ensure_apt,$(APT_TEST))
 	$(PY) -m strata.bench --out docs/benchmarks.md
+
+# A study's cost before the spend (CONFIG=configs/paper.yaml): nothing is fetched or run.
+CONFIG ?= config.yaml
+plan: setup
+	$(PY) -m strata.plan --configfile $(CONFIG)
 
 lint: setup
 	$(VENV)/bin/ruff check strata tests workflow_scripts

@@ -1,12 +1,10 @@
 # Helpers shared by the stages: target lists and the exact config slice each rule depends on.
-from itertools import combinations_with_replacement
 from pathlib import Path
 
-from strata.config import frame_datasets
 from strata.datasets.listing import audio_files
-from strata.models import layer_specs
-from strata.models.twins import twin_of, with_twins
-from strata.probes.kinds import TASK_KINDS
+from strata.models.twins import twin_of
+from strata.plan.jobs import Planner
+from strata.plan.resources import minutes
 from strata.training import shipped
 
 
@@ -21,10 +19,13 @@ wildcard_constraints:
     level="utterance|frame",
 
 
-# The configured models, each random twin right after its model.
-MODELS = with_twins(config["models"])
-MODEL_SPECS = {name: layer_specs(m) for name, m in MODELS.items()}
-FRAME_DATASETS = frame_datasets(config)
+# The configured models, each random twin right after its model, and their layers; the
+# planner sizes each data-dependent job from what it reads (strata.plan).
+PLANNER = Planner(config)
+STUDY = PLANNER.study
+MODELS = STUDY.models
+FRAME_DATASETS = STUDY.frame_datasets
+STUDY.specs  # every model's layers, read now: a config error stops the parse
 # Trained models load from the repository's checkpoints/ (checked here) or train in this run.
 SHIPPED_ROOT = Path(workflow.basedir) / shipped.DIR
 SHIPPED = (
@@ -37,33 +38,12 @@ if SHIPPED:
         shipped.check_shipped(SHIPPED_ROOT, _model, MODELS[_model], _dataset)
 
 
-def layers_of(model):
-    return [spec.name for spec in MODEL_SPECS[model]]
-
-
 def layers_at(model, level):
-    """Every layer (utterance level, pooled), or only frame-level layers (frame level)."""
-    specs = MODEL_SPECS[model]
-    return [s.name for s in specs if level == "utterance" or s.frame_rate is not None]
+    return [spec.name for spec in STUDY.layers_at(model, level)]
 
 
 def probe_layers_of(model, task):
-    """The layers a task probes: frame-level ones only for tasks that read every frame."""
-    frames = TASK_KINDS[config["tasks"][task]["kind"]].frames
-    return [
-        s.name for s in MODEL_SPECS[model] if s.frame_rate is not None or not frames
-    ]
-
-
-def model_pairs():
-    """Unordered model pairs, self-pairs included, in config order; with a list of pairs,
-    each pair's control (its models replaced by their random twins) follows it."""
-    pairs = config["similarity"]["pairs"]
-    if pairs == "all":
-        return list(combinations_with_replacement(MODELS, 2))
-    listed = [tuple(pair) for pair in pairs]
-    controls = [(twin_of(a, MODELS), twin_of(b, MODELS)) for a, b in listed]
-    return list(dict.fromkeys(p for pair in zip(listed, controls) for p in pair))
+    return [spec.name for spec in STUDY.probe_layers(model, task)]
 
 
 def dataset_slice(wildcards):
@@ -87,7 +67,8 @@ def features_slice(wildcards):
     features = config["features"]
     if wildcards.dataset in FRAME_DATASETS:  # empty unless features.level is frame
         return features
-    return {**features, "level": "utterance"}
+    pooled = {k: v for k, v in features.items() if k != "frame_hours"}
+    return {**pooled, "level": "utterance"}
 
 
 def model_slice(wildcards):
@@ -184,13 +165,10 @@ def weighted_probes():
 
 def similarity_tables():
     """Every (pair, level, measure) table; the frame level only for pairs with frame layers."""
-    similarity = config["similarity"]
+    dataset = config["similarity"]["dataset"]
     return [
-        f"results/similarity/{a}/{b}/{similarity['dataset']}/{level}/{measure}.parquet"
-        for a, b in model_pairs()
-        for level in similarity["levels"]
-        if layers_at(a, level) and layers_at(b, level)
-        for measure in similarity["measures"]
+        f"results/similarity/{a}/{b}/{dataset}/{level}/{measure}.parquet"
+        for a, b, level, measure in STUDY.similarity_jobs()
     ]
 
 
@@ -205,3 +183,46 @@ def training_runs():
 
 def model_cards():
     return [f"results/models/{model}" for model in MODELS]
+
+
+def _estimate(rule, job, estimate):
+    """A job's estimate, checked against limits.mem_mb (the error names the job)."""
+    PLANNER.check(rule, job, estimate)
+    return estimate
+
+
+def _mem_mb(estimate, default):
+    return default if estimate is None else estimate.mem_mb
+
+
+def _runtime(estimate, default):
+    return default if estimate is None else minutes(estimate.seconds)
+
+
+def extract_estimate(wildcards):
+    job = f"{wildcards.model}/{wildcards.dataset}"
+    return _estimate(
+        "extract_features", job, PLANNER.extract(wildcards.model, wildcards.dataset)
+    )
+
+
+def probe_estimate(wildcards):
+    job = f"{wildcards.model}/{wildcards.task}/{wildcards.layer}"
+    estimate = PLANNER.probe(wildcards.model, wildcards.task, [wildcards.layer])
+    return _estimate("train_probe", job, estimate)
+
+
+def weighted_estimate(wildcards):
+    layers = probe_layers_of(wildcards.model, wildcards.task)
+    estimate = PLANNER.probe(wildcards.model, wildcards.task, layers)
+    return _estimate(
+        "train_weighted_probe", f"{wildcards.model}/{wildcards.task}", estimate
+    )
+
+
+def similarity_estimate(wildcards):
+    job = "/".join(
+        [wildcards.model_a, wildcards.model_b, wildcards.level, wildcards.measure]
+    )
+    estimate = PLANNER.similarity(wildcards.model_a, wildcards.model_b, wildcards.level)
+    return _estimate("layer_similarity", job, estimate)

@@ -12,8 +12,8 @@ rule extract_features:
         "../envs/features.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=lambda wildcards: _mem_mb(extract_estimate(wildcards), 8000),
+        runtime=lambda wildcards: _runtime(extract_estimate(wildcards), 120),
     params:
         model=model_slice,
         features=features_slice,

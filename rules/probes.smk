@@ -15,8 +15,8 @@ rule train_probe:
         "../envs/probes.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wildcards: _mem_mb(probe_estimate(wildcards), 2000),
+        runtime=lambda wildcards: _runtime(probe_estimate(wildcards), 30),
     params:
         task=task_slice,
         probe=probe_slice,
@@ -43,8 +43,8 @@ rule train_weighted_probe:
         "../envs/probes.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda wildcards: _mem_mb(weighted_estimate(wildcards), 4000),
+        runtime=lambda wildcards: _runtime(weighted_estimate(wildcards), 60),
     params:
         task=task_slice,
         probe=probe_slice,

@@ -23,8 +23,8 @@ rule layer_similarity:
         "../envs/similarity.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda wildcards: _mem_mb(similarity_estimate(wildcards), 4000),
+        runtime=lambda wildcards: _runtime(similarity_estimate(wildcards), 60),
     params:
         layers_a=lambda wildcards: layers_at(wildcards.model_a, wildcards.level),
         layers_b=lambda wildcards: layers_at(wildcards.model_b, wildcards.level),

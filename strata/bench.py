@@ -340,9 +340,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audio-seconds", type=float, default=300.0)
     parser.add_argument("--frame-seconds", type=float, nargs="+", default=[900.0, 3600.0])
     parser.add_argument("--stream-frames", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--scale-hours", type=float, nargs="+", default=[1.0, 4.0, 16.0])
+    parser.add_argument("--scale-buffer-mb", type=float, default=512.0)
     parser.add_argument(
         "--skip",
-        choices=["dag", "paper-dag", "slurm", "overhead", "frames", "similarity"],
+        choices=["dag", "paper-dag", "slurm", "overhead", "frames", "similarity", "scale"],
         nargs="*",
         default=[],
     )
@@ -366,6 +368,11 @@ def main(argv: list[str] | None = None) -> None:
         sections += frames_section(args.frame_seconds)
     if "similarity" not in args.skip:
         sections += similarity_section(args.stream_frames)
+    if "scale" not in args.skip:
+        from strata.bench_scale import projection_section, scale_section
+
+        sections += scale_section(stamp(), args.scale_hours, args.scale_buffer_mb)
+        sections += projection_section(stamp(), ROOT)
     old = args.out.read_text() if args.out.is_file() else ""
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(merge_sections(old, sections))

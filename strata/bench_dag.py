@@ -41,12 +41,12 @@ GOAL_S = 5.0
 
 # Hub id → (model_type, transformer layers), as each checkpoint's config.json says; the rest
 # of the architecture keeps transformers' defaults, as in those files (50 Hz CNN).
-HUB_MODELS: dict[str, tuple[str, int]] = {
-    "microsoft/wavlm-base": ("wavlm", 12),
-    "microsoft/wavlm-base-plus": ("wavlm", 12),
-    "microsoft/wavlm-large": ("wavlm", 24),
-    "facebook/hubert-base-ls960": ("hubert", 12),
-    "facebook/hubert-large-ll60k": ("hubert", 24),
+HUB_MODELS: dict[str, tuple[str, int, int]] = {  # model_type, layers, width (config.json)
+    "microsoft/wavlm-base": ("wavlm", 12, 768),
+    "microsoft/wavlm-base-plus": ("wavlm", 12, 768),
+    "microsoft/wavlm-large": ("wavlm", 24, 1024),
+    "facebook/hubert-base-ls960": ("hubert", 12, 768),
+    "facebook/hubert-large-ll60k": ("hubert", 24, 1024),
 }
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -98,12 +98,12 @@ def _cache_entry(cache: Path, hub_id: str, revision: str) -> None:
     """``config.json`` in the HF cache layout: snapshots/<commit>/, refs/<branch> → commit."""
     if hub_id not in HUB_MODELS:
         raise ValueError(f"{hub_id}: unknown architecture; add it to HUB_MODELS")
-    model_type, layers = HUB_MODELS[hub_id]
+    model_type, layers, width = HUB_MODELS[hub_id]
     repo = cache / f"models--{hub_id.replace('/', '--')}"
     commit = revision if _COMMIT.match(revision) else "0" * 40
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": model_type, "num_hidden_layers": layers}
+    config = {"model_type": model_type, "num_hidden_layers": layers, "hidden_size": width}
     (snapshot / "config.json").write_text(json.dumps(config))
     if commit != revision:
         (repo / "refs").mkdir(exist_ok=True)

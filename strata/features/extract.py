@@ -26,9 +26,11 @@ from tqdm import tqdm
 
 from strata.features.batching import plan_batches
 from strata.features.pooling import POOLING
+from strata.features.selection import frame_utterances
 from strata.features.shards import SpillWriter, shard_path
 from strata.io import atomic_dir
 from strata.models.base import Encoder, LayerOutput, LayerSpec
+from strata.workflow import fix_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +55,6 @@ def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     for row, wave in enumerate(waves):
         batch[row, : len(wave)] = wave
     return batch, lengths
-
-
-def fix_malloc_mmap_threshold(threshold: int = 128 * 1024) -> None:
-    """Stop glibc's dynamic mmap threshold: after large tensors are freed it moves large
-    allocations onto the heap, whose freed pages it keeps, so RSS would creep up batch after
-    batch (measured: +30 MB per WavLM Base batch). No-op off glibc."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "mallopt"):
-            libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD
-    except OSError:
-        pass
 
 
 def resolve_device(name: str) -> torch.device:
@@ -130,7 +116,8 @@ def extract_features(
     """Write every layer's shards into ``out_dir``; returns rows written per shard file name.
 
     ``cfg`` is the features config slice: level (utterance|frame), pooling, batch_seconds,
-    chunk_size (utterances per write), device, dtype (stored precision) and precision (compute).
+    chunk_size (utterances per write), device, dtype (stored precision), precision (compute)
+    and frame_hours (frames kept per split, :mod:`strata.features.selection`).
     """
     device = resolve_device(cfg["device"])
     encoder.to(device)
@@ -139,6 +126,11 @@ def extract_features(
     num_samples = np.round(manifest["duration"].to_numpy() * encoder.sample_rate).astype(int)
     paths = [audio_root / p for p in manifest["path"]]
     ids = manifest["utt_id"].tolist()
+    keep = frame_utterances(
+        manifest["split"].tolist(), manifest["duration"].to_numpy(), cfg.get("frame_hours")
+    )
+    framed = np.cumsum(keep) - 1  # an utterance's row among those that keep their frames
+    level_ids = {"utterance": ids, "frame": [u for u, k in zip(ids, keep, strict=True) if k]}
     writers: dict[str, SpillWriter] = {}
     with atomic_dir(out_dir) as tmp:
         # Sparse updates when logging to a file rather than a terminal.
@@ -160,10 +152,17 @@ def extract_features(
                     "frame_rate": spec.frame_rate,
                 }
                 for level, rows in _rows(outputs[spec.name], spec, cfg).items():
+                    where = batch
+                    if level == "frame":  # positions among the utterances keeping frames
+                        rows = [r for r, k in zip(rows, keep[batch], strict=True) if k]
+                        where = framed[batch[keep[batch]]]
+                    if not rows:
+                        continue
                     key = shard_path(tmp, spec.name, level).name
                     if key not in writers:
-                        writers[key] = _writer(tmp, spec, level, rows[0], ids, cfg, meta)
-                    writers[key].write(batch.tolist(), rows)
+                        ids_at = level_ids[level]
+                        writers[key] = _writer(tmp, spec, level, rows[0], ids_at, cfg, meta)
+                    writers[key].write(where.tolist(), rows)
             progress.update(len(batch))
         progress.close()
         return {name: writer.close(cfg["chunk_size"]) for name, writer in writers.items()}

@@ -26,10 +26,12 @@ class LayerSpec:
 
     ``frame_rate`` is in frames per second; ``None`` marks an utterance-level layer (one vector
     per utterance, e.g. pooled statistics or an embedding), returned with time dimension 1.
+    ``dim``, the vector width, lets a run be planned (bytes, memory) before anything loads.
     """
 
     name: str
     frame_rate: float | None
+    dim: int | None = None
 
 
 @dataclass

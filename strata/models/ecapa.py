@@ -86,10 +86,14 @@ class Architecture:
 
     def specs(self) -> list[LayerSpec]:
         rate = 1000.0 / self.frontend_args.get("fbank_args", {}).get("hop_length", 10)
-        n_blocks = len(self.params.get("channels", DEFAULT_CHANNELS)) - 2
+        channels = self.params.get("channels", DEFAULT_CHANNELS)
+        n_blocks = len(channels) - 2
         frame = ["tdnn", *(f"seres2net_{i}" for i in range(1, n_blocks + 1)), "mfa"]
-        pooled = [LayerSpec("asp", None), LayerSpec("embedding", None)]
-        return [LayerSpec(n, rate) for n in frame] + pooled
+        pooled = [
+            LayerSpec("asp", None, 2 * channels[-1]),  # weighted mean and std
+            LayerSpec("embedding", None, self.params.get("lin_neurons", 192)),
+        ]
+        return [LayerSpec(n, rate, c) for n, c in zip(frame, channels, strict=True)] + pooled
 
     def build_frontend(self) -> Any:
         return FRONTENDS[self.frontend](n_mels=self.n_mels, **self.frontend_args)
@@ -128,7 +132,9 @@ def architecture(cfg: dict[str, Any], checkpoint: Path | None = None) -> Archite
     directory = checkpoint if checkpoint is not None else cfg.get("path")
     if directory is not None and Path(directory).is_dir():
         return read_architecture(Path(directory))
-    if cfg["init"] == "pretrained" and not Path(cfg["path"]).is_file():
+    # A state-dict file's architecture is declared, so a run can be planned before it is
+    # fetched (materialise names the missing file when a job needs it).
+    if cfg["init"] == "pretrained" and not Path(cfg["path"]).is_file() and "config" not in cfg:
         raise FileNotFoundError(
             f"speechbrain_ecapa: pretrained 'path' {cfg['path']} is neither a SpeechBrain "
             "directory nor a state-dict file"

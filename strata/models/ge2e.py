@@ -38,12 +38,14 @@ N_MELS = 40
 TARGET_DBFS = -30
 INT16_MAX = (2**15) - 1
 NUM_LAYERS = 3
+HIDDEN = 256  # model_hidden_size
+EMBEDDING = 256  # model_embedding_size
 FRAME_RATE = SAMPLE_RATE / HOP
 
 LAYERS = [
-    *(LayerSpec(f"lstm_{i}", FRAME_RATE) for i in range(1, NUM_LAYERS + 1)),
-    LayerSpec("projection", None),
-    LayerSpec("embedding", None),
+    *(LayerSpec(f"lstm_{i}", FRAME_RATE, HIDDEN) for i in range(1, NUM_LAYERS + 1)),
+    LayerSpec("projection", None, EMBEDDING),
+    LayerSpec("embedding", None, EMBEDDING),
 ]
 
 

@@ -60,6 +60,22 @@ UNSUPPORTED_KEYS: dict[str, frozenset[str]] = {
     "data2vec_audio": frozenset({"feat_extract_norm", "do_stable_layer_norm"}),
 }
 
+# Architectures of known hub checkpoints (their config.json), so a run can be planned before
+# they are fetched; a fetched checkpoint is checked against its entry (test_paper_models.py).
+_BASE = {"num_hidden_layers": 12, "hidden_size": 768}
+_LARGE = {"num_hidden_layers": 24, "hidden_size": 1024}
+KNOWN_HUB_CONFIGS: dict[str, dict[str, Any]] = {
+    "microsoft/wavlm-base": {"model_type": "wavlm", **_BASE},
+    "microsoft/wavlm-base-plus": {"model_type": "wavlm", **_BASE},
+    "microsoft/wavlm-large": {"model_type": "wavlm", **_LARGE},
+    "facebook/hubert-base-ls960": {"model_type": "hubert", **_BASE},
+    "facebook/hubert-large-ll60k": {"model_type": "hubert", **_LARGE},
+    "facebook/wav2vec2-base": {"model_type": "wav2vec2", **_BASE},
+    "facebook/wav2vec2-large-lv60": {"model_type": "wav2vec2", **_LARGE},
+    "facebook/data2vec-audio-base": {"model_type": "data2vec-audio", **_BASE},
+}
+_PLANNED_KEYS = ("num_hidden_layers", "hidden_size", "conv_stride")
+
 # HF's zero-mean unit-variance epsilon (Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm).
 _NORM_EPS = 1e-7
 
@@ -70,10 +86,26 @@ def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
         defaults = WHISPER_DEFAULTS if cfg["arch"] == "whisper" else CONFIG_DEFAULTS
         model_type = "whisper" if cfg["arch"] == "whisper" else cfg["arch"]
         return {"model_type": model_type, **defaults, **cfg.get("config", {})}
-    path = pretrained_dir(cfg["path"], cfg.get("revision")) / "config.json"
+    known = KNOWN_HUB_CONFIGS.get(cfg["path"])
+    try:
+        path = pretrained_dir(cfg["path"], cfg.get("revision")) / "config.json"
+    except FileNotFoundError:
+        if known is None:
+            raise
+        return {**CONFIG_DEFAULTS, **known}  # planned from the table; the job will need it
     checkpoint = json.loads(path.read_text())
     defaults = WHISPER_DEFAULTS if checkpoint.get("model_type") == "whisper" else CONFIG_DEFAULTS
-    return {**defaults, **checkpoint}
+    found = {**defaults, **checkpoint}
+    if known is not None:
+        expected = {**CONFIG_DEFAULTS, **known}
+        for key in _PLANNED_KEYS:
+            if found[key] != expected[key]:
+                raise ConfigError(
+                    "path",
+                    f"{path}: {key} is {found[key]}, but strata's table of known checkpoints "
+                    f"says {cfg['path']} has {expected[key]} (KNOWN_HUB_CONFIGS)",
+                )
+    return found
 
 
 def pretrained_dir(path: str, revision: str | None = None) -> Path:
@@ -108,9 +140,11 @@ def layer_name(index: int) -> str:
 def _specs(model_cfg: dict[str, Any]) -> list[LayerSpec]:
     if model_cfg.get("model_type") == "whisper":
         n, rate = model_cfg["encoder_layers"], WHISPER_FRAME_RATE
+        dim = model_cfg["d_model"]
     else:
         n, rate = model_cfg["num_hidden_layers"], SAMPLE_RATE / math.prod(model_cfg["conv_stride"])
-    return [LayerSpec(layer_name(i), rate) for i in range(n + 1)]
+        dim = model_cfg["hidden_size"]
+    return [LayerSpec(layer_name(i), rate, dim) for i in range(n + 1)]
 
 
 def _check_divides(c: dict[str, Any], width: str, *keys: str) -> None:

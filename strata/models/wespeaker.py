@@ -18,6 +18,7 @@ DINO training checkpoints load their teacher (``t_model.``) unless ``branch: stu
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,8 +119,10 @@ class WespeakerFamily(ModelFamily):
     name = "wespeaker_ecapa"
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
-        architecture(cfg)  # a directory's config.yaml must be readable at parse time
-        return list(LAYERS)
+        arch = architecture(cfg)  # a directory's config.yaml must be readable at parse time
+        c = arch["channels"]
+        dims = [c, c, c, c, MFA_CHANNELS, 2 * MFA_CHANNELS, arch["embed_dim"]]
+        return [replace(s, dim=d) for s, d in zip(LAYERS, dims, strict=True)]
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         if cfg["init"] == "pretrained":

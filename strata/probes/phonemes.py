@@ -3,14 +3,17 @@ weighted sum of a model's frame-level layers), trained per learning rate with ea
 dev phone error rate (greedy decoding), scored on test with a bootstrap interval over
 utterances. PER = edits / reference phones (torchaudio's edit distance).
 
-A layer's frames stay one flat (frames, dim) tensor, read once; a batch is gathered from it by
-index (no per-utterance copies). They are held in memory: fine for the embedded corpus and
-small sets; LibriSpeech-scale training would need the frame shards streamed by row group.
+Frames come from a :class:`FrameSource`: when every utterance the probe reads fits
+``probe.buffer_mb`` (float32, all its layers) they are read once and stay in memory, one flat
+(frames, dim) tensor per layer that batches are gathered from by index; otherwise each pass
+streams the shards by row group, a buffer of utterances at a time (train in random block order,
+batches shuffled within each block), so peak memory is set by the buffer, not by the corpus.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +22,22 @@ import pandas as pd
 import torch
 from torch import nn
 
-from strata.features.shards import read_shard, shard_path
+from strata.features.shards import shard_path
+from strata.features.stream import FrameIndex, blocks, index_frames, read_utterances
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate, per
 from strata.probes.tasks import SPLITS, split_column_of
+from strata.workflow import fix_malloc_mmap_threshold
 
 BLANK = 0
-DECODE_BATCH = 256
+DECODE_FRAMES = 32768  # padded frames per decoding batch (what memory holds, not a count)
+DEFAULT_BUFFER_MB = 2048  # probe.buffer_mb: float32 frames of every probed layer held at once
 
 
 @dataclass
 class Frames:
-    """One layer's frames: a flat (frames, dim) tensor and each utterance's start and length."""
+    """Frames of one layer in memory: a flat (frames, dim) tensor and, per utterance (its
+    position in the shard), where its frames start and how many there are."""
 
     flat: torch.Tensor
     starts: np.ndarray
@@ -49,9 +56,12 @@ class Frames:
 
     def standardise(self, rows: np.ndarray) -> None:
         """In place, by the statistics of ``rows`` (train): once, not on every batch."""
-        self.mean, self.std = self.stats(rows)
-        self.flat.sub_(torch.from_numpy(self.mean.astype(np.float32)))
-        self.flat.div_(torch.from_numpy(self.std.astype(np.float32)))
+        self.apply(*self.stats(rows))
+
+    def apply(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = mean, std
+        self.flat.sub_(torch.from_numpy(mean.astype(np.float32)))
+        self.flat.div_(torch.from_numpy(std.astype(np.float32)))
 
     def stats(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over every frame of ``rows`` (float64 sums, dead units stay finite)."""
@@ -65,13 +75,88 @@ class Frames:
         return x.mean(0).numpy(), x.std(0, correction=0).numpy() + 1e-6
 
 
-def read_frames(path) -> tuple[list[str], Frames]:
-    """A frame shard as utterance ids (shard order) and their :class:`Frames`."""
-    ids, x = read_shard(path)
-    starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
-    lengths = np.diff([*starts, len(ids)])
-    frames = Frames(torch.from_numpy(x), np.asarray(starts, np.int64), lengths.astype(np.int64))
-    return [ids[i] for i in starts], frames
+class FrameSource:
+    """Aligned frame-level layers (same utterances, same lengths) served in blocks of
+    utterances that fit ``buffer_bytes`` (float32, all layers together). When every utterance
+    a probe reads fits, they are read once and stay (standardised once, one block per pass);
+    otherwise each pass re-reads the shards a block at a time, so memory is set by the buffer,
+    not by the corpus."""
+
+    def __init__(self, indexes: list[FrameIndex], buffer_bytes: int):
+        first = indexes[0]
+        for other in indexes[1:]:
+            if other.ids != first.ids or not np.array_equal(other.lengths, first.lengths):
+                raise ValueError(f"{other.path}: frames do not line up with {first.path}")
+        self.indexes, self.lengths = indexes, first.lengths
+        self.frames_per_block = max(1, buffer_bytes // (4 * sum(i.dim for i in indexes)))
+        self.resident: list[Frames] | None = None
+        self.stats: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def streamed(self) -> bool:
+        return self.resident is None
+
+    def prepare(self, rows: dict[str, np.ndarray]) -> None:
+        """Standardise by the train rows' statistics: in memory if every split's rows fit the
+        buffer, else by one streaming pass over train."""
+        every = np.sort(np.concatenate(list(rows.values())))
+        if self.lengths[every].sum() <= self.frames_per_block:
+            self.resident = [self._read(every, i) for i in range(len(self.indexes))]
+            for frames in self.resident:
+                frames.standardise(rows["train"])
+            self.stats = [(f.mean, f.std) for f in self.resident]
+            return
+        moments = [Moments(i.dim) for i in self.indexes]
+        for block in blocks(self.lengths, rows["train"], self.frames_per_block):
+            for i, m in enumerate(moments):
+                m.add(read_utterances(self.indexes[i], block))
+        self.stats = [m.result() for m in moments]
+
+    def blocks(self, rows: np.ndarray, rng: np.random.Generator | None = None):
+        """(rows, layers) pairs covering ``rows``: in order, or in random order given ``rng``
+        (resident frames: one block, and ``rng`` is left untouched)."""
+        if self.resident is not None:
+            yield rows, self.resident
+            return
+        parts = blocks(self.lengths, np.sort(rows), self.frames_per_block)
+        order = range(len(parts)) if rng is None else rng.permutation(len(parts))
+        for k in order:
+            layers = []
+            for i, (mean, std) in enumerate(self.stats):
+                frames = self._read(parts[k], i)
+                frames.apply(mean, std)
+                layers.append(frames)
+            yield parts[k], layers
+
+    def _read(self, rows: np.ndarray, layer: int) -> Frames:
+        x = torch.from_numpy(read_utterances(self.indexes[layer], rows))
+        starts = np.zeros(len(self.lengths), np.int64)
+        starts[rows] = np.concatenate([[0], np.cumsum(self.lengths[rows])[:-1]])
+        return Frames(x, starts, self.lengths)
+
+
+class Moments:
+    """Per-dimension mean and std over rows added in chunks (Chan et al.'s pairwise update,
+    float64), so one pass over a streamed split gives what one in-memory pass gives."""
+
+    CHUNK = 65536
+
+    def __init__(self, dim: int):
+        self.n, self.mean, self.m2 = 0, np.zeros(dim), np.zeros(dim)
+
+    def add(self, x: np.ndarray) -> None:
+        for start in range(0, len(x), self.CHUNK):
+            chunk = x[start : start + self.CHUNK].astype(np.float64)
+            n, mean = len(chunk), chunk.mean(0)
+            m2 = np.square(chunk - mean).sum(0)
+            total = self.n + n
+            delta = mean - self.mean
+            self.mean = self.mean + delta * n / total
+            self.m2 = self.m2 + m2 + np.square(delta) * self.n * n / total
+            self.n = total
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.mean, np.sqrt(self.m2 / self.n) + 1e-6
 
 
 def _splits(manifest: pd.DataFrame, ids: list[str], label: str, split: str):
@@ -125,23 +210,38 @@ class FrameWeightedSum(nn.Module):
             total = total + weights[i] * projection(x)
         return total
 
-    def usage(self, layers: list[Frames], rows: np.ndarray) -> dict[str, list[float]]:
+    def usage(self, source: FrameSource, rows: np.ndarray) -> dict[str, list[float]]:
         """:func:`strata.probes.nets.usage_record` on the frames of ``rows`` (dev): each
         layer's term w_l A_l x_l summed in squares over real frames, a batch at a time."""
         from strata.probes.nets import usage_record
 
-        weights = self.logits.softmax(0).detach().double()
-        squares = torch.zeros(len(layers), dtype=torch.float64)
+        weights = self.logits.softmax(0).detach().double().cpu()
+        squares = torch.zeros(len(self.projections), dtype=torch.float64)
         with torch.no_grad():
-            for start in range(0, len(rows), DECODE_BATCH):
-                picked = rows[start : start + DECODE_BATCH]
-                for i, (frames, projection) in enumerate(
-                    zip(layers, self.projections, strict=True)
-                ):
-                    term = frames.batch(picked) @ projection.weight.T  # padding rows stay zero
-                    squares[i] += term.double().square().sum()
+            for block_rows, layers in source.blocks(rows):
+                for picked in decode_batches(source.lengths[block_rows]):
+                    picked = block_rows[picked]
+                    for i, (frames, projection) in enumerate(
+                        zip(layers, self.projections, strict=True)
+                    ):
+                        x = frames.batch(picked).to(projection.weight.device)
+                        term = x @ projection.weight.T  # padding rows stay zero
+                        squares[i] += term.double().square().sum().cpu()
         norms = [p.weight.detach().norm().item() for p in self.projections]
         return usage_record(weights.numpy(), norms, (weights * squares.sqrt()).numpy())
+
+
+def decode_batches(lengths: np.ndarray) -> Iterator[np.ndarray]:
+    """Positions in ``lengths``, in length order, cut so that no batch pads past
+    :data:`DECODE_FRAMES` frames (an utterance longer than that alone)."""
+    batch: list[int] = []
+    for i in np.argsort(lengths, kind="stable"):
+        if batch and (len(batch) + 1) * lengths[i] > DECODE_FRAMES:  # i: the longest yet
+            yield np.asarray(batch)
+            batch = []
+        batch.append(int(i))
+    if batch:
+        yield np.asarray(batch)
 
 
 def length_batches(
@@ -164,54 +264,60 @@ class CTCProbe(nn.Module):
         self.head = nn.Linear(width or stats[0][0].shape[0], len(vocab) + 1)
 
     def forward(self, layers: list[Frames], rows: np.ndarray) -> torch.Tensor:
-        return self.head(self.front([f.batch(rows) for f in layers])).log_softmax(-1)
+        device = self.head.weight.device
+        return self.head(self.front([f.batch(rows).to(device) for f in layers])).log_softmax(-1)
 
-    def decode(self, layers: list[Frames], rows: np.ndarray) -> list[list[str]]:
-        """Greedy transcripts of ``rows``, in that order (decoded in length order)."""
-        order = np.argsort(layers[0].lengths[rows], kind="stable")
-        out: list[list[str]] = [[] for _ in rows]
+    def decode(self, source: FrameSource, rows: np.ndarray) -> list[list[str]]:
+        """Greedy transcripts of ``rows`` (ascending), in that order; each block decoded in
+        length order."""
+        out: list[list[str]] = []
         with torch.no_grad():
-            for start in range(0, len(rows), DECODE_BATCH):
-                picked = order[start : start + DECODE_BATCH]
-                log_probs = self(layers, rows[picked])
-                lengths = layers[0].lengths[rows[picked]]
-                for i, lp, n in zip(picked, log_probs, lengths, strict=True):
-                    out[i] = greedy(lp, int(n), self.vocab)
+            for block_rows, layers in source.blocks(rows):
+                block: list[list[str]] = [[] for _ in block_rows]
+                for picked in decode_batches(source.lengths[block_rows]):
+                    log_probs = self(layers, block_rows[picked]).cpu()
+                    lengths = source.lengths[block_rows[picked]]
+                    for i, lp, n in zip(picked, log_probs, lengths, strict=True):
+                        block[i] = greedy(lp, int(n), self.vocab)
+                out.extend(block)
         return out
 
 
-def train_ctc(layers: list[Frames], phones, rows, vocab, probe: dict, lr: float, width):
+def train_ctc(source: FrameSource, phones, rows, vocab, probe: dict, lr: float, width):
     """Train one head at ``lr`` on standardised frames; keep the epoch with the lowest dev PER.
-    AdamW is :class:`strata.probes.nets.AdamW` on the tensors (torch.optim would import
-    torch._dynamo: seconds per job)."""
+    Batches are drawn within each block (all of train when it fits the buffer), blocks in a
+    fresh random order each epoch. AdamW is :class:`strata.probes.nets.AdamW` on the tensors
+    (torch.optim would import torch._dynamo: seconds per job)."""
     from strata.probes.nets import AdamW
 
     torch.manual_seed(probe["seed"])
     rng = np.random.default_rng(probe["seed"])
-    model = CTCProbe([(f.mean, f.std) for f in layers], vocab, width)
+    device = resolve_device(probe.get("device", "auto"))
+    model = CTCProbe(source.stats, vocab, width).to(device)
     index = {p: i + 1 for i, p in enumerate(vocab)}
     targets = {i: torch.tensor([index[p] for p in phones[i]]) for i in rows["train"]}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = AdamW({str(i): p.data for i, p in enumerate(params)}, lr, probe["weight_decay"])
     loss_fn = nn.CTCLoss(blank=BLANK, zero_infinity=True)
-    dev, lengths = rows["dev"], layers[0].lengths
+    dev, lengths = rows["dev"], source.lengths
     dev_phones = [phones[i] for i in dev]
 
     best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
     for epoch in range(1, probe["max_epochs"] + 1):
-        for picked in length_batches(lengths, rows["train"], probe["batch_size"], rng):
-            wanted = [targets[i] for i in picked]
-            loss = loss_fn(
-                model(layers, picked).transpose(0, 1),
-                torch.cat(wanted),
-                torch.from_numpy(lengths[picked]),
-                torch.tensor([len(t) for t in wanted]),
-            )
-            for p in params:
-                p.grad = None
-            loss.backward()
-            opt.step({str(i): p.grad for i, p in enumerate(params)})
-        dev_per = per(edit_counts(model.decode(layers, dev), dev_phones))
+        for block_rows, layers in source.blocks(rows["train"], rng):
+            for picked in length_batches(lengths, block_rows, probe["batch_size"], rng):
+                wanted = [targets[i] for i in picked]
+                loss = loss_fn(
+                    model(layers, picked).transpose(0, 1),
+                    torch.cat(wanted).to(device),
+                    torch.from_numpy(lengths[picked]).to(device),
+                    torch.tensor([len(t) for t in wanted], device=device),
+                )
+                for p in params:
+                    p.grad = None
+                loss.backward()
+                opt.step({str(i): p.grad for i, p in enumerate(params)})
+        dev_per = per(edit_counts(model.decode(source, dev), dev_phones))
         if dev_per < best:
             best, best_epoch, best_state = dev_per, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= probe["patience"]:
@@ -220,19 +326,27 @@ def train_ctc(layers: list[Frames], phones, rows, vocab, probe: dict, lr: float,
     return model, best, best_epoch, epoch
 
 
-def _fit(layers: list[Frames], ids, manifest, task, probe, width):
+def resolve_device(name: str) -> torch.device:
+    """``auto``: the GPU when there is one; ``cuda`` without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("probe.device is cuda, but torch sees no GPU")
+    return torch.device(name)
+
+
+def _fit(source: FrameSource, ids, manifest, task, probe, width):
     """The outcome, the chosen head, and the rows of each split (positions in ``ids``)."""
     label = task.get("label", "phones")
     phones = [_phones(p) for p in manifest.set_index("utt_id")[label].reindex(ids)]
     rows = _splits(manifest, ids, label, split_column_of(task))
     vocab = sorted({p for i in rows["train"] for p in phones[i]})
-    for frames in layers:
-        frames.standardise(rows["train"])
-    fits = {lr: train_ctc(layers, phones, rows, vocab, probe, lr, width) for lr in probe["lrs"]}
+    source.prepare(rows)
+    fits = {lr: train_ctc(source, phones, rows, vocab, probe, lr, width) for lr in probe["lrs"]}
     lr = best_lr({lr: fit[1] for lr, fit in fits.items()}, higher_is_better=False)
     model, _, best_epoch, epochs_run = fits[lr]
     counts = {
-        split: edit_counts(model.decode(layers, rows[split]), [phones[i] for i in rows[split]])
+        split: edit_counts(model.decode(source, rows[split]), [phones[i] for i in rows[split]])
         for split in SPLITS
     }
     estimate = bootstrap(
@@ -242,6 +356,7 @@ def _fit(layers: list[Frames], ids, manifest, task, probe, width):
         probe["confidence"],
         probe["seed"],
     )
+    model = model.cpu()
     state = {k: v.clone() for k, v in model.state_dict().items()} | {"vocab": vocab, "lr": lr}
     outcome = ProbeOutcome(
         metric="per",
@@ -252,7 +367,12 @@ def _fit(layers: list[Frames], ids, manifest, task, probe, width):
         lr=lr,
         dev_by_lr={str(k): fit[1] for k, fit in fits.items()},
         n={s: len(rows[s]) for s in SPLITS},
-        extra={"num_phones": len(vocab), "best_epoch": best_epoch, "epochs_run": epochs_run},
+        extra={
+            "num_phones": len(vocab),
+            "best_epoch": best_epoch,
+            "epochs_run": epochs_run,
+            "streamed": source.streamed,
+        },
         state=state,
     )
     return outcome, model, rows
@@ -264,26 +384,26 @@ def _in_manifest_order(path, ids: list[str], manifest: pd.DataFrame) -> None:
         raise ValueError(f"{path}: utterances are not in manifest order")
 
 
+def buffer_bytes(probe: dict) -> int:
+    return int(probe.get("buffer_mb", DEFAULT_BUFFER_MB) * 2**20)
+
+
 def fit_phonemes(frames_path, manifest: pd.DataFrame, task: dict[str, Any], probe: dict):
-    ids, frames = read_frames(frames_path)
-    _in_manifest_order(frames_path, ids, manifest)
-    return _fit([frames], ids, manifest, task, probe, width=None)[0]
+    fix_malloc_mmap_threshold()  # buffers come and go: keep freed ones from staying resident
+    index = index_frames(frames_path)
+    _in_manifest_order(frames_path, index.ids, manifest)
+    source = FrameSource([index], buffer_bytes(probe))
+    return _fit(source, index.ids, manifest, task, probe, width=None)[0]
 
 
 def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutcome:
     """The weighted sum of ``layers`` (all frame-level, one frame rate) under a CTC head."""
-    ids, all_frames = None, []
-    for layer in layers:
-        path = shard_path(features, layer, "frame")
-        layer_ids, frames = read_frames(path)
-        if ids is not None and (
-            layer_ids != ids or not np.array_equal(frames.lengths, all_frames[0].lengths)
-        ):
-            raise ValueError(f"{path}: frames do not line up with {layers[0]!r}")
-        ids = layer_ids
-        all_frames.append(frames)
+    fix_malloc_mmap_threshold()
+    indexes = [index_frames(shard_path(features, layer, "frame")) for layer in layers]
+    source = FrameSource(indexes, buffer_bytes(probe))
+    ids = indexes[0].ids
     _in_manifest_order(features, ids, manifest)
-    outcome, model, rows = _fit(all_frames, ids, manifest, task, probe, probe["projection_width"])
-    usage = model.front.usage(all_frames, rows["dev"])
+    outcome, model, rows = _fit(source, ids, manifest, task, probe, probe["projection_width"])
+    usage = model.front.usage(source, rows["dev"])
     outcome.extra = {"layers": layers, **usage, **outcome.extra}
     return outcome

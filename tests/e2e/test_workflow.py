@@ -18,6 +18,7 @@ from strata.io import read_json
 from strata.manifest import read_manifest
 from strata.models import layer_specs
 from strata.models.twins import with_twins
+from strata.plan.jobs import Planner
 from strata.similarity import read_similarity, read_similarity_table
 from strata.similarity.measures import get_measure
 
@@ -87,6 +88,18 @@ def test_every_shard_holds_the_manifest_ids_in_order(dag_run):
             meta = read_shard_metadata(path)
             assert meta["weights_sha256"] == card["weights_sha256"]
             assert (meta["layer"], meta["layer_index"]) == (spec.name, index)
+
+
+def test_the_plan_counts_the_bytes_the_run_wrote(dag_run):
+    """strata.plan's bytes per extract_features job against the shards on disk (within 5 %),
+    from the prepared manifest's durations and each layer's declared width."""
+    planner = Planner(dag_run.config, dag_run.workdir)
+    features = dag_run.workdir / "results" / "features"
+    for model_dir in sorted(features.iterdir()):
+        for dataset_dir in sorted(model_dir.iterdir()):
+            written = sum(f.stat().st_size for f in dataset_dir.glob("*.parquet"))
+            planned = planner.extract(model_dir.name, dataset_dir.name).bytes
+            assert abs(planned / written - 1) <= 0.05, (dataset_dir, planned, written)
 
 
 def test_ge2e_card_hashes_the_real_packaged_weights(dag_run):

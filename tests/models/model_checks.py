@@ -31,7 +31,8 @@ def check_outputs(
     lengths: torch.Tensor,
     frames=None,
 ) -> dict:
-    """Names/order match layer_specs; shapes are (B, T, D) with T set by the frame rate;
+    """Names/order match layer_specs; shapes are (B, T, D) with T set by the frame rate and D
+    the declared width;
     ``frames(samples) -> count``, when given, is each frame layer's exact valid length."""
     out = encoder(waves, lengths)
     assert [s.name for s in specs] == [s.name for s in encoder.layers] == list(out)
@@ -39,6 +40,7 @@ def check_outputs(
         layer = out[spec.name]
         assert layer.hidden.ndim == 3 and layer.hidden.shape[0] == len(lengths), spec.name
         assert torch.isfinite(layer.hidden).all(), spec.name
+        assert layer.hidden.shape[2] == spec.dim, (spec.name, spec.dim)  # what a plan counts
         if spec.frame_rate is None:
             assert layer.hidden.shape[1] == 1 and layer.lengths.tolist() == [1] * len(lengths)
             continue

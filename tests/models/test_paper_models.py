@@ -51,7 +51,11 @@ def hub_cache(root: Path) -> Path:
         (repo / "refs").mkdir()
         (repo / "refs" / "main").write_text("a" * 40)
         key = "encoder_layers" if model_type == "whisper" else "num_hidden_layers"
-        (snapshot / "config.json").write_text(json.dumps({"model_type": model_type, key: layers}))
+        width = 1024 if layers == 24 else 768  # as each config.json says
+        config = {"model_type": model_type, key: layers}
+        if model_type != "whisper":
+            config["hidden_size"] = width
+        (snapshot / "config.json").write_text(json.dumps(config))
     return root
 
 

@@ -1,0 +1,92 @@
+"""Print a study's plan: ``python -m strata.plan [--configfile configs/paper.yaml]``.
+
+Needs no checkpoint and no corpus: layer widths come from each model's declared architecture
+(or the table of known hub checkpoints), corpus sizes from prepared manifests or the table of
+standard corpora."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from strata.config import validate_config
+from strata.plan.jobs import Planner
+
+GB = 1e9
+
+
+def summary(planner: Planner) -> str:
+    config, study = planner.config, planner.study
+    lines = ["Datasets (utterances, hours; source):"]
+    for name in dict.fromkeys([*study.feature_datasets()]):
+        size = planner.size(name)
+        if size is None:
+            lines.append(f"  {name:<12} unknown until prepared (snakemake results/data/{name})")
+            continue
+        lines.append(
+            f"  {name:<12} {size.total_utterances:>9,} utt {size.hours:>8.1f} h   {size.source}"
+        )
+    lines += ["", "Models (layers x width @ frames/s):"]
+    for model, specs in study.specs.items():
+        framed = [s for s in specs if s.frame_rate is not None]
+        dims = sorted({s.dim for s in specs})
+        rate = f"{framed[0].frame_rate:g}/s" if framed else "pooled"
+        lines.append(f"  {model:<20} {len(specs):>3} layers, widths {dims}, {rate}")
+    per_rule: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    unknown: dict[str, int] = defaultdict(int)
+    for rule, _, estimate in planner.jobs():
+        row = per_rule[rule]
+        row["jobs"] += 1
+        if estimate is None:
+            unknown[rule] += 1
+            continue
+        row["bytes"] += estimate.bytes
+        row["mem"] = max(row["mem"], estimate.mem_mb)
+        row["hours"] += estimate.seconds / 3600
+    lines += ["", f"{'rule':<22}{'jobs':>6}{'writes':>12}{'peak mem/job':>14}{'hours':>11}"]
+    for rule, row in per_rule.items():
+        writes = f"{row['bytes'] / GB:,.1f} GB" if row["bytes"] else "-"
+        lines.append(
+            f"{rule:<22}{int(row['jobs']):>6}{writes:>12}{row['mem'] / 1024:>11.1f} GiB"
+            f"{row['hours']:>11,.1f}"
+        )
+    total = sum(row["bytes"] for row in per_rule.values())
+    hours = sum(row["hours"] for row in per_rule.values())
+    lines += ["", f"Features: {total / GB:,.1f} GB in {config['features']['dtype']}"]
+    if config["features"]["dtype"] == "float32":
+        lines.append(f"  ({total / GB / 2:,.1f} GB with features.dtype: float16)")
+    lines.append(
+        f"Hours in all: {hours:,.0f}, as measured on 2 CPU cores (docs/scale.md); a GPU runs "
+        "extraction and the CTC probes many times faster"
+    )
+    for rule, n in unknown.items():
+        lines.append(f"  {rule}: {n} jobs not estimated (their dataset's size is unknown)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m strata.plan", description=__doc__)
+    parser.add_argument("--configfile", type=Path, default=Path("config.yaml"))
+    parser.add_argument("--directory", type=Path, default=Path("."), help="the working dir")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.configfile.read_text())
+    validate_config(config)
+    planner = Planner(config, args.directory)
+    print(summary(planner))
+    failures = []
+    for rule, job, estimate in planner.jobs():
+        try:
+            planner.check(rule, job, estimate)
+        except ValueError as err:
+            failures.append(str(err))
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

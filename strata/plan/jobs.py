@@ -1,0 +1,161 @@
+"""Each job's cost from the sizes of what it reads: peak memory, CPU time and bytes written.
+
+:class:`Planner` answers per job (the rules' ``resources`` call it when Snakemake schedules a
+job, once the dataset's manifest exists) and for the whole study (``strata.plan``, before
+anything is fetched). Sizes come from prepared manifests, else from the table of standard
+corpora; a dataset of neither kind has no estimate until it is prepared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from strata.models.base import LayerSpec
+from strata.plan import resources as r
+from strata.plan.sizes import DatasetSize, dataset_size, longest_frames
+from strata.plan.study import Study
+
+DTYPE_BYTES = {"float16": 2, "float32": 4}
+# Parquet bytes a row adds besides its values (utt_id, frame index, page headers), measured on
+# shards strata wrote: ~1.3 B per frame row, ~8 B per utterance row.
+FRAME_ROW_BYTES = 1.5
+UTTERANCE_ROW_BYTES = 8
+DEFAULT_BUFFER_MB = 2048  # strata.probes.phonemes.DEFAULT_BUFFER_MB (no torch import here)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mem_mb: int
+    seconds: float  # CPU seconds
+    bytes: int = 0  # written
+
+
+class CeilingError(ValueError):
+    """A job would need more memory than the configured ``limits.mem_mb``."""
+
+
+class Planner:
+    def __init__(self, config: dict[str, Any], workdir: Path = Path(".")):
+        self.config, self.workdir = config, Path(workdir)
+        self.study = Study(config)
+        self.limit = config.get("limits", {}).get("mem_mb")
+
+    def size(self, dataset: str) -> DatasetSize | None:
+        data = self.workdir / "results" / "data" / dataset
+        return dataset_size(self.config["datasets"][dataset], data)
+
+    def extract(self, model: str, dataset: str) -> Estimate | None:
+        size = self.size(dataset)
+        if size is None:
+            return None
+        features = self.config["features"]
+        specs = self.study.specs[model]
+        frame_level = dataset in self.study.frame_datasets
+        value_bytes = DTYPE_BYTES[features["dtype"]]
+        n = size.total_utterances
+        pooled = sum(n * (s.dim * value_bytes + UTTERANCE_ROW_BYTES) for s in specs)
+        framed = [s for s in specs if s.frame_rate is not None] if frame_level else []
+        hours = features.get("frame_hours")
+        frames = sum(
+            size.frames(s.frame_rate, hours) * (s.dim * value_bytes + FRAME_ROW_BYTES)
+            for s in framed
+        )
+        weights = _weights(self.study.models[model], specs)
+        per_second = sum(s.dim * s.frame_rate for s in specs if s.frame_rate is not None)
+        rate = max((s.frame_rate for s in specs if s.frame_rate), default=100.0)
+        flops = 2 * weights * rate
+        mem = r.extract_mb(weights, features["batch_seconds"], per_second)
+        seconds = r.extract_seconds(sum(size.seconds.values()), flops)
+        return Estimate(mem, seconds, int(pooled + frames))
+
+    def probe(self, model: str, task: str, layers: list[str] | None = None) -> Estimate | None:
+        """One layer's probe, or (``layers``) the weighted sum of those layers."""
+        spec = self.config["tasks"][task]
+        size = self.size(spec["dataset"])
+        if size is None:
+            return None
+        probe = self.config["probe"] | spec.get("probe", {})
+        chosen = [s for s in self.study.specs[model] if s.name in (layers or [])]
+        dims = [s.dim for s in chosen]
+        epochs, lrs = probe["max_epochs"], len(probe["lrs"])
+        if _frames(spec):  # a CTC head on every frame
+            rate = chosen[0].frame_rate
+            frames = size.frames(rate, self.config["features"].get("frame_hours"))
+            mem = r.ctc_probe_mb(
+                frames,
+                dims,
+                probe.get("buffer_mb", DEFAULT_BUFFER_MB),
+                probe["batch_size"],
+                longest_frames(size, rate),
+            )
+            return Estimate(mem, r.ctc_probe_seconds(frames, dims, epochs, lrs))
+        n = size.total_utterances
+        return Estimate(r.utterance_probe_mb(n, dims), r.linear_probe_seconds(n, dims, epochs, lrs))
+
+    def similarity(self, a: str, b: str, level: str) -> Estimate | None:
+        similarity = self.config["similarity"]
+        size = self.size(similarity["dataset"])
+        if size is None:
+            return None
+        dims_a = [s.dim for s in self.study.layers_at(a, level)]
+        dims_b = [s.dim for s in self.study.layers_at(b, level)]
+        rows = size.total_utterances if level == "utterance" else similarity["frames"]["n"]
+        permutations = similarity["controls"]["permutations"]
+        return Estimate(
+            r.similarity_mb(rows, dims_a, dims_b),
+            r.similarity_seconds(rows, dims_a, dims_b, permutations),
+        )
+
+    def jobs(self) -> list[tuple[str, str, Estimate | None]]:
+        """(rule, job, estimate) for every job whose cost depends on the data."""
+        out: list[tuple[str, str, Estimate | None]] = []
+        used = self.study.feature_datasets()
+        for model in self.study.models:
+            for dataset in used:
+                out.append(("extract_features", f"{model}/{dataset}", self.extract(model, dataset)))
+        for task in self.config["tasks"]:
+            for model in self.study.models:
+                layers = self.study.probe_layers(model, task)
+                for spec in layers:
+                    job = f"{model}/{task}/{spec.name}"
+                    out.append(("train_probe", job, self.probe(model, task, [spec.name])))
+                names = [s.name for s in layers]
+                estimate = self.probe(model, task, names)
+                out.append(("train_weighted_probe", f"{model}/{task}", estimate))
+        for a, b, level, measure in self.study.similarity_jobs():
+            job = f"{a}/{b}/{level}/{measure}"
+            out.append(("layer_similarity", job, self.similarity(a, b, level)))
+        return out
+
+    def check(self, rule: str, job: str, estimate: Estimate | None) -> None:
+        """Raise :class:`CeilingError` naming the job when it needs more than the limit."""
+        if estimate is not None and self.limit is not None and estimate.mem_mb > self.limit:
+            raise CeilingError(
+                f"{rule} {job} needs ~{estimate.mem_mb:,} MiB, over limits.mem_mb "
+                f"{self.limit:,}; {_advice(rule)}"
+            )
+
+
+def _frames(task: dict[str, Any]) -> bool:
+    from strata.probes.kinds import TASK_KINDS
+
+    return TASK_KINDS[task["kind"]].frames
+
+
+def _weights(model: dict[str, Any], specs: list[LayerSpec]) -> int:
+    """Parameters, roughly, from the layer widths: a transformer block holds ~12·d² (attention
+    4·d², feed-forward 8·d²); a convolutional speaker encoder ~2·d² per block."""
+    per_layer = 12 if model["family"] == "hf_transformers" else 2
+    return sum(per_layer * s.dim * s.dim for s in specs if s.frame_rate is not None)
+
+
+def _advice(rule: str) -> str:
+    return {
+        "train_probe": "lower probe.buffer_mb (frame-level tasks) or probe fewer utterances",
+        "train_weighted_probe": "lower probe.buffer_mb (frame-level tasks) or probe fewer "
+        "utterances",
+        "layer_similarity": "use the streaming linear_cka_minibatch measure, or fewer frames",
+        "extract_features": "lower features.batch_seconds",
+    }.get(rule, "raise the limit if the node has the memory")

@@ -1,0 +1,95 @@
+"""Peak memory (MiB) and CPU time of each kind of job as functions of the data it reads:
+frames, utterances, layer widths. The constants are measured by ``make bench`` (the scale
+bench, ``strata/benchmarks/scale.py``) on this project's reference machine and written down in
+``docs/scale.md``; a rule asks SLURM for these figures, and the plan adds them up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+MIB = 2**20
+
+# Resident memory of a job's interpreter once its libraries are imported (MiB).
+PYTHON_MB = 150  # numpy, pyarrow, pandas
+TORCH_MB = 600  # + torch
+# Frame-level (CTC) probes: fixed cost besides the buffer (CTC, autograd, Parquet scratch),
+# measured flat from 195 to 781 MiB of frames (tests/probes/test_phonemes.py).
+CTC_FIXED_MB = 220
+DECODE_BYTES_PER_VALUE = 25  # decoding one row group of float16 list values, at its peak
+BATCH_COPIES = 3  # a padded batch, its standardised copy and the autograd's saved input
+# Utterance-level probes and similarity hold their layers as float32, a few copies of each.
+UTTERANCE_COPIES = 3
+GRAM_BLOCKS_MB = 1000  # linear CKA keeps up to this many bytes of Gram blocks per side
+
+# Wall seconds per unit of work on the reference machine (2 cores; docs/benchmarks.md).
+# CTC: the scale bench. Linear: a 768-dim classification probe on 20,000 utterances, 10
+# epochs (16 s). CKA: the blocked Gram path, 25 x 25 layers, n 4,096, d 768 (3.8 s).
+# Extraction: WavLM Base on 303 s of audio (42 s), ECAPA-TDNN C=512 (4.3 s).
+CTC_SECONDS_PER_VALUE = 1.4e-7  # per frame x width x epoch, one learning rate, train + dev
+LINEAR_SECONDS_PER_VALUE = 1.0e-7  # per utterance x width x epoch, one learning rate
+CKA_SECONDS_PER_FLOP = 1.2e-11  # n² x (widths) multiply-adds of the Gram blocks
+EXTRACT_SECONDS_PER_FLOP = 1.5e-11  # 2 x weights x frame rate per second of audio
+
+
+def ctc_probe_mb(
+    frames: int, dims: Sequence[int], buffer_mb: float, batch_size: int, longest: int
+) -> int:
+    """A CTC probe over ``dims`` (one layer, or the weighted sum's layers): the buffer (or
+    every frame, when they fit it), one decoded row group, the batch and the fixed cost."""
+    from strata.features.shards import ROW_GROUP_ROWS
+
+    width = sum(dims)
+    held = min(buffer_mb * MIB, frames * width * 4)
+    decode = ROW_GROUP_ROWS * max(dims) * DECODE_BYTES_PER_VALUE
+    batch = batch_size * longest * width * 4 * BATCH_COPIES
+    return _mb(TORCH_MB * MIB + CTC_FIXED_MB * MIB + held + decode + batch)
+
+
+def utterance_probe_mb(utterances: int, dims: Sequence[int]) -> int:
+    """A classification or verification probe: every utterance's vectors in memory."""
+    return _mb(PYTHON_MB * MIB + utterances * sum(dims) * 4 * UTTERANCE_COPIES)
+
+
+def similarity_mb(rows: int, dims_a: Sequence[int], dims_b: Sequence[int]) -> int:
+    """Every layer of both models over ``rows`` (utterances, or the sampled frames), a few
+    copies (centred, permuted), and the Gram blocks kept for reuse."""
+    data = rows * (sum(dims_a) + sum(dims_b)) * 4 * UTTERANCE_COPIES
+    return _mb(PYTHON_MB * MIB + data + GRAM_BLOCKS_MB * MIB)
+
+
+def extract_mb(weights: int, batch_seconds: float, layer_values_per_second: float) -> int:
+    """Model weights (float32, twice: state dict and module), one batch's activations of every
+    layer (a few copies), and the torch runtime."""
+    batch = batch_seconds * layer_values_per_second * 4 * UTTERANCE_COPIES
+    return _mb(TORCH_MB * MIB + 2 * weights * 4 + batch)
+
+
+def ctc_probe_seconds(frames: int, dims: Sequence[int], epochs: int, lrs: int) -> float:
+    return frames * sum(dims) * epochs * lrs * CTC_SECONDS_PER_VALUE
+
+
+def linear_probe_seconds(utterances: int, dims: Sequence[int], epochs: int, lrs: int) -> float:
+    return utterances * sum(dims) * epochs * lrs * LINEAR_SECONDS_PER_VALUE
+
+
+def similarity_seconds(
+    rows: int, dims_a: Sequence[int], dims_b: Sequence[int], permutations: int
+) -> float:
+    """Linear CKA's Gram blocks (I ≤ J: rows²·d per layer), B's again per permutation."""
+    a, b = sum(dims_a), sum(dims_b)
+    return rows * rows * (a + b * (1 + permutations)) * CKA_SECONDS_PER_FLOP
+
+
+def extract_seconds(audio_seconds: float, flops_per_second: float) -> float:
+    return audio_seconds * flops_per_second * EXTRACT_SECONDS_PER_FLOP
+
+
+def minutes(seconds: float, floor: int = 5) -> int:
+    """SLURM runtime in minutes: twice the estimate, at least ``floor``."""
+    return max(floor, math.ceil(2 * seconds / 60))
+
+
+def _mb(n_bytes: float) -> int:
+    return math.ceil(n_bytes / MIB)

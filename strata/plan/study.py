@@ -1,0 +1,68 @@
+"""What a config asks for, as the DAG builds it: models (with their random twins) and their
+layers, the layers each task probes, the model pairs compared. ``rules/common.smk`` and the
+plan both read it, so the plan counts exactly the jobs Snakemake runs."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from itertools import combinations_with_replacement
+from typing import Any
+
+from strata.config import frame_datasets
+from strata.models import layer_specs
+from strata.models.base import LayerSpec
+from strata.models.twins import twin_of, with_twins
+from strata.probes.kinds import TASK_KINDS
+
+
+class Study:
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.models = with_twins(config["models"])
+        self.frame_datasets = frame_datasets(config)
+
+    @cached_property
+    def specs(self) -> dict[str, list[LayerSpec]]:
+        return {name: layer_specs(m) for name, m in self.models.items()}
+
+    def layers_of(self, model: str) -> list[str]:
+        return [spec.name for spec in self.specs[model]]
+
+    def layers_at(self, model: str, level: str) -> list[LayerSpec]:
+        """Every layer (utterance level, pooled), or only frame-level layers (frame level)."""
+        return [s for s in self.specs[model] if level == "utterance" or s.frame_rate is not None]
+
+    def probe_layers(self, model: str, task: str) -> list[LayerSpec]:
+        """The layers a task probes: frame-level ones only for tasks that read every frame."""
+        frames = TASK_KINDS[self.config["tasks"][task]["kind"]].frames
+        return [s for s in self.specs[model] if s.frame_rate is not None or not frames]
+
+    def model_pairs(self) -> list[tuple[str, str]]:
+        """Unordered model pairs, self-pairs included, in config order; with a list of pairs,
+        each pair's control (its models replaced by their random twins) follows it."""
+        pairs = self.config["similarity"]["pairs"]
+        if pairs == "all":
+            return list(combinations_with_replacement(self.models, 2))
+        listed = [tuple(pair) for pair in pairs]
+        controls = [(twin_of(a, self.models), twin_of(b, self.models)) for a, b in listed]
+        return list(dict.fromkeys(p for pair in zip(listed, controls, strict=True) for p in pair))
+
+    def similarity_jobs(self) -> list[tuple[str, str, str, str]]:
+        """(model A, model B, level, measure); the frame level only for pairs with frame
+        layers."""
+        similarity = self.config["similarity"]
+        return [
+            (a, b, level, measure)
+            for a, b in self.model_pairs()
+            for level in similarity["levels"]
+            if self.layers_at(a, level) and self.layers_at(b, level)
+            for measure in similarity["measures"]
+        ]
+
+    def trained(self) -> list[str]:
+        return [m for m, spec in self.models.items() if spec["init"] == "trained"]
+
+    def feature_datasets(self) -> list[str]:
+        """Datasets whose features are extracted: every task's and the similarity one."""
+        tasks = [t["dataset"] for t in self.config["tasks"].values()]
+        return list(dict.fromkeys([*tasks, self.config["similarity"]["dataset"]]))

@@ -1,0 +1,122 @@
+"""The plan: the paper grid's cost with nothing fetched, the same jobs Snakemake plans, and a
+ceiling that stops the DAG naming the job and its figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from strata.bench_dag import job_counts
+from strata.config import ConfigError
+from strata.models import layer_specs
+from strata.models.hf import KNOWN_HUB_CONFIGS
+from strata.plan.jobs import CeilingError, Planner
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+PAPER = ROOT / "configs" / "paper.yaml"
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):
+    """An empty Hugging Face cache, offline: nothing fetched."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    return {**os.environ}
+
+
+def test_the_paper_grid_plans_with_nothing_fetched(tmp_path, empty_hub):
+    """No checkpoint, no corpus: the plan prints its cost, and Snakemake's dry run plans the
+    very jobs the planner counts."""
+    plan = subprocess.run(
+        [sys.executable, "-m", "strata.plan", "--configfile", str(PAPER), "--directory", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "libri" in plan.stdout and "table" in plan.stdout
+    dry = subprocess.run(
+        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(PAPER)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    counts = job_counts(dry.stdout)
+    config = yaml.safe_load(PAPER.read_text())
+    planned: dict[str, int] = {}
+    for rule, _, estimate in Planner(config, tmp_path).jobs():
+        planned[rule] = planned.get(rule, 0) + 1
+        assert estimate is not None, rule  # every corpus is in the table
+    assert planned == {rule: counts[rule] for rule in planned}
+    for rule, n in planned.items():  # the summary's table states each rule's job count
+        assert any(line.split()[:2] == [rule, str(n)] for line in plan.stdout.splitlines())
+
+
+def test_planned_widths_are_the_checkpoints(empty_hub):
+    """Large models: 25 hidden states of 1024 dims; base ones 13 of 768, at 50 frames/s."""
+    config = yaml.safe_load(PAPER.read_text())
+    for name, model in config["models"].items():
+        if model["family"] != "hf_transformers":
+            continue
+        specs = layer_specs(model)
+        large = "large" in model["path"]
+        assert len(specs) == (25 if large else 13), name
+        assert {(s.dim, s.frame_rate) for s in specs} == {(1024 if large else 768, 50.0)}, name
+
+
+def test_a_fetched_checkpoint_that_disagrees_with_the_table_is_named(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--microsoft--wavlm-large" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
+    config = {**KNOWN_HUB_CONFIGS["microsoft/wavlm-large"], "hidden_size": 768}
+    (snapshot / "config.json").write_text(json.dumps(config))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = {"family": "hf_transformers", "init": "pretrained", "path": "microsoft/wavlm-large"}
+    with pytest.raises(ConfigError, match="hidden_size is 768.*wavlm-large has 1024"):
+        layer_specs(model)
+
+
+def test_a_job_over_the_ceiling_stops_the_dry_run_naming_it(tmp_path, empty_hub):
+    config = yaml.safe_load(PAPER.read_text())
+    planner = Planner(config, tmp_path)
+    weighted = [
+        (e.mem_mb, job, e) for rule, job, e in planner.jobs() if rule == "train_weighted_probe"
+    ]
+    mem, job, estimate = max(weighted, key=lambda row: row[0])
+    planner.limit = mem - 1
+    with pytest.raises(CeilingError, match=f"train_weighted_probe {job} needs"):
+        planner.check("train_weighted_probe", job, estimate)
+    limited = tmp_path / "limited.yaml"
+    limited.write_text(yaml.safe_dump({**config, "limits": {"mem_mb": mem - 1}}))
+    dry = subprocess.run(
+        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(limited)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert dry.returncode != 0
+    # the first such job Snakemake meets (several need as much)
+    said = f"needs ~{mem:,} MiB, over limits.mem_mb {mem - 1:,}"
+    assert re.search(rf"CeilingError: train_weighted_probe \w+/\w+ {said}", dry.stdout), dry.stdout
