@@ -63,12 +63,31 @@ def user_files_of(wildcards):
 
 
 def features_slice(wildcards):
-    """The features block; frames only for a dataset some job reads frame by frame."""
-    features = config["features"]
+    """The features block; frames only for a dataset some job reads frame by frame.
+    keep_frames is left out: it decides whether frame shards stay, not what they hold."""
+    features = {k: v for k, v in config["features"].items() if k != "keep_frames"}
     if wildcards.dataset in FRAME_DATASETS:  # empty unless features.level is frame
         return features
     pooled = {k: v for k, v in features.items() if k != "frame_hours"}
     return {**pooled, "level": "utterance"}
+
+
+def frames_output(path):
+    """The frame shards' folder: kept, or (features.keep_frames: false) temporary, removed
+    once every job that reads it has finished (a later job needing it re-extracts)."""
+    keep = lookup(dpath="features/keep_frames", within=config, default=True)
+    return directory(path) if keep else temp(directory(path))
+
+
+def probe_features_of(wildcards):
+    """Frame shards for a task that reads every frame, else the pooled rows."""
+    root = "frames" if STUDY.reads_frames(wildcards.task) else "features"
+    return f"results/{root}/{wildcards.model}/{wildcards.dataset}"
+
+
+def features_at_level(model, wildcards):
+    root = "frames" if wildcards.level == "frame" else "features"
+    return f"results/{root}/{model}/{wildcards.dataset}"
 
 
 def model_slice(wildcards):

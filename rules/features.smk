@@ -3,7 +3,8 @@ rule extract_features:
         model="results/models/{model}",
         data="results/data/{dataset}",
     output:
-        directory("results/features/{model}/{dataset}"),
+        features=directory("results/features/{model}/{dataset}"),
+        frames=frames_output("results/frames/{model}/{dataset}"),
     log:
         "logs/extract_features/{model}/{dataset}.log",
     benchmark:

@@ -1,6 +1,6 @@
 rule train_probe:
     input:
-        features="results/features/{model}/{dataset}",
+        features=probe_features_of,
         data="results/data/{dataset}",
     output:
         metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
@@ -26,7 +26,7 @@ rule train_probe:
 
 rule train_weighted_probe:
     input:
-        features="results/features/{model}/{dataset}",
+        features=probe_features_of,
         data="results/data/{dataset}",
     output:
         metrics="results/probes/{model}/{dataset}/{task}/weighted/metrics.json",

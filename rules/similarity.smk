@@ -1,7 +1,7 @@
 rule layer_similarity:
     input:
-        a="results/features/{model_a}/{dataset}",
-        b="results/features/{model_b}/{dataset}",
+        a=lambda wildcards: features_at_level(wildcards.model_a, wildcards),
+        b=lambda wildcards: features_at_level(wildcards.model_b, wildcards),
     output:
         report(
             "results/similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.parquet",

@@ -25,6 +25,12 @@ with rule_logging(smk) as log:
         manifest_sha256=manifest_sha,
     )
     rows = extract_features(
-        encoder, manifest, Path(smk.input.data), Path(smk.output[0]), smk.params.features, metadata
+        encoder,
+        manifest,
+        Path(smk.input.data),
+        Path(smk.output.features),
+        smk.params.features,
+        metadata,
+        frames_dir=Path(smk.output.frames),
     )
     log.info("wrote %d layers: %s", len(rows), rows)

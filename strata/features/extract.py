@@ -112,8 +112,10 @@ def extract_features(
     out_dir: Path,
     cfg: dict[str, Any],
     metadata: dict[str, Any],
+    frames_dir: Path | None = None,
 ) -> dict[str, int]:
-    """Write every layer's shards into ``out_dir``; returns rows written per shard file name.
+    """Write every layer's shards into ``out_dir`` (frame shards into ``frames_dir``, when
+    given, always created); returns rows written per shard file name.
 
     ``cfg`` is the features config slice: level (utterance|frame), pooling, batch_seconds,
     chunk_size (utterances per write), device, dtype (stored precision), precision (compute)
@@ -126,13 +128,14 @@ def extract_features(
     num_samples = np.round(manifest["duration"].to_numpy() * encoder.sample_rate).astype(int)
     paths = [audio_root / p for p in manifest["path"]]
     ids = manifest["utt_id"].tolist()
-    keep = frame_utterances(
-        manifest["split"].tolist(), manifest["duration"].to_numpy(), cfg.get("frame_hours")
-    )
+    keep = np.ones(len(ids), bool)
+    if cfg.get("frame_hours"):
+        splits, seconds = manifest["split"].tolist(), manifest["duration"].to_numpy()
+        keep = frame_utterances(splits, seconds, cfg["frame_hours"])
     framed = np.cumsum(keep) - 1  # an utterance's row among those that keep their frames
     level_ids = {"utterance": ids, "frame": [u for u, k in zip(ids, keep, strict=True) if k]}
     writers: dict[str, SpillWriter] = {}
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp, _frames_folder(frames_dir, tmp) as frames_tmp:
         # Sparse updates when logging to a file rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 10
         desc = f"extract {metadata.get('model')}"
@@ -158,14 +161,25 @@ def extract_features(
                         where = framed[batch[keep[batch]]]
                     if not rows:
                         continue
-                    key = shard_path(tmp, spec.name, level).name
+                    folder = tmp if level == "utterance" else frames_tmp
+                    key = shard_path(folder, spec.name, level).name
                     if key not in writers:
                         ids_at = level_ids[level]
-                        writers[key] = _writer(tmp, spec, level, rows[0], ids_at, cfg, meta)
+                        writers[key] = _writer(folder, spec, level, rows[0], ids_at, cfg, meta)
                     writers[key].write(where.tolist(), rows)
             progress.update(len(batch))
         progress.close()
         return {name: writer.close(cfg["chunk_size"]) for name, writer in writers.items()}
+
+
+@contextmanager
+def _frames_folder(frames_dir: Path | None, out_tmp: Path) -> Iterator[Path]:
+    """Where frame shards go: their own folder (written atomically), else beside the rows."""
+    if frames_dir is None:
+        yield out_tmp
+        return
+    with atomic_dir(frames_dir) as tmp:
+        yield tmp
 
 
 def _rows(out: LayerOutput, spec: LayerSpec, cfg: dict[str, Any]) -> dict[str, list]:

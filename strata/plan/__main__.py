@@ -45,6 +45,7 @@ def summary(planner: Planner) -> str:
             unknown[rule] += 1
             continue
         row["bytes"] += estimate.bytes
+        row["frame_bytes"] += estimate.frame_bytes
         row["mem"] = max(row["mem"], estimate.mem_mb)
         row["hours"] += estimate.seconds / 3600
     lines += ["", f"{'rule':<22}{'jobs':>6}{'writes':>12}{'peak mem/job':>14}{'hours':>11}"]
@@ -55,8 +56,21 @@ def summary(planner: Planner) -> str:
             f"{row['hours']:>11,.1f}"
         )
     total = sum(row["bytes"] for row in per_rule.values())
+    framed = sum(row["frame_bytes"] for row in per_rule.values())
     hours = sum(row["hours"] for row in per_rule.values())
-    lines += ["", f"Features: {total / GB:,.1f} GB in {config['features']['dtype']}"]
+    features = config["features"]
+    lines += ["", f"Features: {total / GB:,.1f} GB in {features['dtype']}"]
+    kept = features.get("keep_frames", True)
+    lines.append(
+        f"  of which frame shards {framed / GB:,.1f} GB: "
+        + (
+            "kept (features.keep_frames: false removes each once read)"
+            if kept
+            else "temporary (removed once every job reading them has finished)"
+        )
+    )
+    if features.get("frame_hours"):
+        lines.append(f"  frames kept per split (features.frame_hours): {features['frame_hours']}")
     if config["features"]["dtype"] == "float32":
         lines.append(f"  ({total / GB / 2:,.1f} GB with features.dtype: float16)")
     lines.append(

@@ -28,8 +28,9 @@ DEFAULT_BUFFER_MB = 2048  # strata.probes.phonemes.DEFAULT_BUFFER_MB (no torch i
 @dataclass(frozen=True)
 class Estimate:
     mem_mb: int
-    seconds: float  # CPU seconds
+    seconds: float  # wall seconds on the reference machine
     bytes: int = 0  # written
+    frame_bytes: int = 0  # of which frame shards (results/frames/)
 
 
 class CeilingError(ValueError):
@@ -68,7 +69,7 @@ class Planner:
         flops = 2 * weights * rate
         mem = r.extract_mb(weights, features["batch_seconds"], per_second)
         seconds = r.extract_seconds(sum(size.seconds.values()), flops)
-        return Estimate(mem, seconds, int(pooled + frames))
+        return Estimate(mem, seconds, int(pooled + frames), int(frames))
 
     def probe(self, model: str, task: str, layers: list[str] | None = None) -> Estimate | None:
         """One layer's probe, or (``layers``) the weighted sum of those layers."""

@@ -34,8 +34,12 @@ class Study:
 
     def probe_layers(self, model: str, task: str) -> list[LayerSpec]:
         """The layers a task probes: frame-level ones only for tasks that read every frame."""
-        frames = TASK_KINDS[self.config["tasks"][task]["kind"]].frames
+        frames = self.reads_frames(task)
         return [s for s in self.specs[model] if s.frame_rate is not None or not frames]
+
+    def reads_frames(self, task: str) -> bool:
+        """Whether a task's probes read every frame (CTC) rather than pooled rows."""
+        return TASK_KINDS[self.config["tasks"][task]["kind"]].frames
 
     def model_pairs(self) -> list[tuple[str, str]]:
         """Unordered model pairs, self-pairs included, in config order; with a list of pairs,

@@ -43,8 +43,8 @@ def run_similarity(
         stats, info = _frames(m, Path(dir_a), Path(dir_b), layers, same, ctl, frames or {})
     else:
         raise ValueError(f"unknown similarity level {level!r}")
-    meta_a = read_shard_metadata(shard_path(Path(dir_a), layers[0][0]))
-    meta_b = read_shard_metadata(shard_path(Path(dir_b), layers[1][0]))
+    meta_a = read_shard_metadata(shard_path(Path(dir_a), layers[0][0], level))
+    meta_b = read_shard_metadata(shard_path(Path(dir_b), layers[1][0], level))
     metadata = {
         "model_a": meta_a["model"],
         "model_b": meta_b["model"],

@@ -71,7 +71,7 @@ def test_five_corpora_yield_all_six_tables(tmp_path):
     page = (run.workdir / "results/report/index.html").read_text()
     assert all(f'alt="probe curve {name}"' in page for name in TASKS)
     # Frame shards only where a job reads frames: libri (PR) and vox (frame-level similarity).
-    framed = {p.parent.name for p in (run.workdir / "results/features/ge2e").glob("*/*.frames.*")}
+    framed = {p.parent.name for p in (run.workdir / "results/frames/ge2e").glob("*/*.frames.*")}
     assert framed == {"libri", "vox"} == frame_datasets(config)
     # A cap on one corpus re-runs that corpus's jobs only: its preparation, features, the probes
     # of its one task (ks, every layer) with their summary, and the report.

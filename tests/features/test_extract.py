@@ -8,6 +8,7 @@ import torch
 
 from strata.features import read_shard, read_shard_metadata, read_utterance_vectors
 from strata.features.extract import extract_features
+from strata.features.selection import frame_utterances
 from strata.models.base import Encoder, LayerOutput, LayerSpec
 
 
@@ -105,6 +106,30 @@ def test_frame_level_writes_every_valid_frame_in_order_and_the_pooled_rows(corpu
     ids, pooled = read_utterance_vectors(out / "frames.frames.parquet")
     assert ids == manifest["utt_id"].tolist()
     np.testing.assert_allclose(pooled, utterance, atol=tolerance)
+
+
+def test_frame_hours_keep_the_frames_of_a_capped_splits_subset_in_their_own_folder(
+    corpus, tmp_path
+):
+    root, manifest = corpus
+    manifest = manifest.assign(split=["train", "train", "dev", "train", "test"])
+    cap = 1.9 / 3600  # hours: the train utterances (0.5, 1.23, 0.8 s) cannot all stay
+    cfg = {**CFG, "level": "frame", "batch_seconds": 1.0, "frame_hours": {"train": cap}}
+    out, frames_dir = tmp_path / "features", tmp_path / "frames"
+    extract_features(FrameEnergy(), manifest, root, out, cfg, {}, frames_dir=frames_dir)
+    assert sorted(p.name for p in out.iterdir()) == ["frames.parquet", "utt.parquet"]
+    assert [p.name for p in frames_dir.iterdir()] == ["frames.frames.parquet"]
+    keep = frame_utterances(
+        manifest["split"].tolist(), manifest["duration"].to_numpy(), {"train": cap}
+    )
+    kept = manifest[keep]
+    assert set(kept.split) == {"train", "dev", "test"}  # uncapped splits stay whole
+    assert kept.duration[kept.split == "train"].sum() <= 1.9 < manifest.duration[:2].sum() + 0.8
+    ids, frames = read_shard(frames_dir / "frames.frames.parquet")
+    expected = [reference(root / p)[0] for p in kept["path"]]
+    assert ids == [u for u, e in zip(kept["utt_id"], expected) for _ in range(len(e))]
+    np.testing.assert_allclose(frames, np.concatenate(expected), atol=1e-6)
+    assert read_shard(out / "frames.parquet")[0] == manifest["utt_id"].tolist()  # every row
 
 
 def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):
