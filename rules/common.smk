@@ -64,7 +64,8 @@ def user_files_of(wildcards):
 
 def features_slice(wildcards):
     """The features block; frames only for a dataset some job reads frame by frame.
-    keep_frames is left out: it decides whether frame shards stay, not what they hold."""
+    keep_frames is left out: it decides whether frame shards stay, not what they hold.
+    """
     features = {k: v for k, v in config["features"].items() if k != "keep_frames"}
     if wildcards.dataset in FRAME_DATASETS:  # empty unless features.level is frame
         return features
