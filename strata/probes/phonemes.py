@@ -127,6 +127,7 @@ class FrameSource:
                 frames.apply(mean, std)
                 layers.append(frames)
             yield parts[k], layers
+            layers.clear()  # the caller's reference too: one block in memory, not two
 
     def _read(self, rows: np.ndarray, layer: int) -> Frames:
         x = torch.from_numpy(read_utterances(self.indexes[layer], rows))

@@ -94,12 +94,16 @@ def test_the_plan_counts_the_bytes_the_run_wrote(dag_run):
     """strata.plan's bytes per extract_features job against the shards on disk (within 5 %),
     from the prepared manifest's durations and each layer's declared width."""
     planner = Planner(dag_run.config, dag_run.workdir)
-    features = dag_run.workdir / "results" / "features"
-    for model_dir in sorted(features.iterdir()):
+    results = dag_run.workdir / "results"
+    for model_dir in sorted((results / "features").iterdir()):
         for dataset_dir in sorted(model_dir.iterdir()):
-            written = sum(f.stat().st_size for f in dataset_dir.glob("*.parquet"))
-            planned = planner.extract(model_dir.name, dataset_dir.name).bytes
-            assert abs(planned / written - 1) <= 0.05, (dataset_dir, planned, written)
+            frames = results / "frames" / model_dir.name / dataset_dir.name
+            written = [
+                sum(f.stat().st_size for f in d.glob("*.parquet")) for d in (dataset_dir, frames)
+            ]
+            planned = planner.extract(model_dir.name, dataset_dir.name)
+            assert abs(planned.bytes / sum(written) - 1) <= 0.05, (dataset_dir, planned, written)
+            assert abs(planned.frame_bytes / written[1] - 1) <= 0.05, (frames, planned, written)
 
 
 def test_ge2e_card_hashes_the_real_packaged_weights(dag_run):
