@@ -16,13 +16,13 @@ from strata.models.base import LayerSpec
 from strata.plan import resources as r
 from strata.plan.sizes import DatasetSize, dataset_size, longest_frames
 from strata.plan.study import Study
+from strata.probes.limits import DEFAULT_BUFFER_MB
 
 DTYPE_BYTES = {"float16": 2, "float32": 4}
 # Parquet bytes a row adds besides its values (utt_id, frame index, page headers), measured on
 # shards strata wrote: ~1.3 B per frame row, ~8 B per utterance row.
 FRAME_ROW_BYTES = 1.5
 UTTERANCE_ROW_BYTES = 8
-DEFAULT_BUFFER_MB = 2048  # strata.probes.phonemes.DEFAULT_BUFFER_MB (no torch import here)
 
 
 @dataclass(frozen=True)

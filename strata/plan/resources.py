@@ -14,9 +14,9 @@ MIB = 2**20
 # Resident memory of a job's interpreter once its libraries are imported (MiB).
 PYTHON_MB = 150  # numpy, pyarrow, pandas
 TORCH_MB = 600  # + torch
-# Frame-level (CTC) probes: fixed cost besides the buffer (CTC, autograd, Parquet scratch),
-# measured flat from 195 to 781 MiB of frames (tests/probes/test_phonemes.py).
-CTC_FIXED_MB = 220
+# Frame-level (CTC) probes: fixed cost besides the buffer, the batches and the Parquet scratch
+# (CTC, autograd, the allocator), with ~10 % headroom over the scale bench's 4 h and 16 h peaks.
+CTC_FIXED_MB = 400
 DECODE_BYTES_PER_VALUE = 25  # decoding one row group of float16 list values, at its peak
 BATCH_COPIES = 3  # a padded batch, its standardised copy and the autograd's saved input
 # Utterance-level probes and similarity hold their layers as float32, a few copies of each.
@@ -37,14 +37,17 @@ def ctc_probe_mb(
     frames: int, dims: Sequence[int], buffer_mb: float, batch_size: int, longest: int
 ) -> int:
     """A CTC probe over ``dims`` (one layer, or the weighted sum's layers): the buffer (or
-    every frame, when they fit it), one decoded row group, the batch and the fixed cost."""
+    every frame, when they fit it), one decoded row group, the larger of a training batch and
+    a decoding batch, the statistics pass's chunk and the fixed cost."""
     from strata.features.shards import ROW_GROUP_ROWS
+    from strata.probes.limits import DECODE_FRAMES, MOMENT_ROWS
 
     width = sum(dims)
     held = min(buffer_mb * MIB, frames * width * 4)
-    decode = ROW_GROUP_ROWS * max(dims) * DECODE_BYTES_PER_VALUE
-    batch = batch_size * longest * width * 4 * BATCH_COPIES
-    return _mb(TORCH_MB * MIB + CTC_FIXED_MB * MIB + held + decode + batch)
+    parquet = ROW_GROUP_ROWS * max(dims) * DECODE_BYTES_PER_VALUE
+    batch = max(batch_size * longest, DECODE_FRAMES) * width * 4 * BATCH_COPIES
+    moments = MOMENT_ROWS * max(dims) * 8 * 2  # a float64 chunk and its squares
+    return _mb(TORCH_MB * MIB + CTC_FIXED_MB * MIB + held + parquet + batch + moments)
 
 
 def utterance_probe_mb(utterances: int, dims: Sequence[int]) -> int:

@@ -24,14 +24,13 @@ from torch import nn
 
 from strata.features.shards import shard_path
 from strata.features.stream import FrameIndex, blocks, index_frames, read_utterances
+from strata.probes.limits import DECODE_FRAMES, DEFAULT_BUFFER_MB, MOMENT_ROWS
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate, per
 from strata.probes.tasks import SPLITS, split_column_of
 from strata.workflow import fix_malloc_mmap_threshold
 
 BLANK = 0
-DECODE_FRAMES = 32768  # padded frames per decoding batch (what memory holds, not a count)
-DEFAULT_BUFFER_MB = 2048  # probe.buffer_mb: float32 frames of every probed layer held at once
 
 
 @dataclass
@@ -140,7 +139,7 @@ class Moments:
     """Per-dimension mean and std over rows added in chunks (Chan et al.'s pairwise update,
     float64), so one pass over a streamed split gives what one in-memory pass gives."""
 
-    CHUNK = 65536
+    CHUNK = MOMENT_ROWS
 
     def __init__(self, dim: int):
         self.n, self.mean, self.m2 = 0, np.zeros(dim), np.zeros(dim)
