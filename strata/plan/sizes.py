@@ -83,9 +83,9 @@ def dataset_size(cfg: dict[str, Any], data_dir: Path) -> DatasetSize | None:
 def read_size(manifest: Path) -> DatasetSize:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(manifest, columns=["split", "num_samples", "sample_rate"])
+    table = pq.read_table(manifest, columns=["split", "duration"])  # every manifest has both
     splits = np.asarray(table.column("split").to_pylist(), dtype=object)
-    seconds = table.column("num_samples").to_numpy() / table.column("sample_rate").to_numpy()
+    seconds = table.column("duration").to_numpy()
     names = sorted(set(splits.tolist()))
     return DatasetSize(
         utterances={s: int((splits == s).sum()) for s in names},

@@ -23,6 +23,7 @@ def manifest(tmp_path):
             "sample_rate": 16000,
         }
     )
+    frame = frame.assign(duration=frame.num_samples / 16000)
     write_parquet(pa.Table.from_pandas(frame), tmp_path / "manifest.parquet", {})
     return frame
 
