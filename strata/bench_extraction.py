@@ -95,8 +95,8 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
         extract_features,
         load_audio,
         pad_batch,
-        resolve_device,
     )
+    from strata.workflow import resolve_device
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         encoder = _model(cfg, Path(tmp))

@@ -6,7 +6,10 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 STARTUP = "ready %.3f s after the process started"  # `make bench` reads it from the logs
 
@@ -57,3 +60,15 @@ def fix_malloc_mmap_threshold(threshold: int = 128 * 1024) -> None:
             libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD
     except OSError:
         pass
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: the GPU when torch sees one, else the CPU; ``cuda`` without one is an error
+    (here, not at the first tensor moved)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device is {name}, but torch sees no GPU")
+    return torch.device(name)

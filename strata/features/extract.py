@@ -30,7 +30,7 @@ from strata.features.selection import frame_utterances
 from strata.features.shards import SpillWriter, shard_path
 from strata.io import atomic_dir
 from strata.models.base import Encoder, LayerOutput, LayerSpec
-from strata.workflow import fix_malloc_mmap_threshold
+from strata.workflow import fix_malloc_mmap_threshold, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,6 @@ def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     for row, wave in enumerate(waves):
         batch[row, : len(wave)] = wave
     return batch, lengths
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _loaded(

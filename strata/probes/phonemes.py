@@ -28,7 +28,7 @@ from strata.probes.limits import DECODE_FRAMES, DEFAULT_BUFFER_MB, MOMENT_ROWS
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate, per
 from strata.probes.tasks import SPLITS, split_column_of
-from strata.workflow import fix_malloc_mmap_threshold
+from strata.workflow import fix_malloc_mmap_threshold, resolve_device
 
 BLANK = 0
 
@@ -324,15 +324,6 @@ def train_ctc(source: FrameSource, phones, rows, vocab, probe: dict, lr: float, 
             break
     model.load_state_dict(best_state)
     return model, best, best_epoch, epoch
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: the GPU when there is one; ``cuda`` without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("probe.device is cuda, but torch sees no GPU")
-    return torch.device(name)
 
 
 def _fit(source: FrameSource, ids, manifest, task, probe, width):

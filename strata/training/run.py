@@ -94,9 +94,9 @@ class _Run:
 
 def _setup(model_cfg: dict[str, Any], data_dir: Path, targets) -> _Run:
     """The objective (seeded random init), settings, data and provenance of a training run."""
-    from strata.features.extract import resolve_device
     from strata.manifest import read_dataset
     from strata.models.card import load_model, read_card
+    from strata.workflow import resolve_device
 
     train = model_cfg["train"]
     settings = {**LOOP_DEFAULTS, **train, "seed": int(model_cfg["seed"])}

@@ -7,7 +7,8 @@ import pytest
 import torch
 from test_phonemes import PROBE, synthetic_phones
 
-from strata.probes.phonemes import fit_phonemes, resolve_device
+from strata.probes.phonemes import fit_phonemes
+from strata.workflow import resolve_device
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 
