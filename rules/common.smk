@@ -80,15 +80,18 @@ def frames_output(path):
     return directory(path) if keep else temp(directory(path))
 
 
+def _features_dir(model, dataset, frames):
+    return f"results/{'frames' if frames else 'features'}/{model}/{dataset}"
+
+
 def probe_features_of(wildcards):
     """Frame shards for a task that reads every frame, else the pooled rows."""
-    root = "frames" if STUDY.reads_frames(wildcards.task) else "features"
-    return f"results/{root}/{wildcards.model}/{wildcards.dataset}"
+    frames = STUDY.reads_frames(wildcards.task)
+    return _features_dir(wildcards.model, wildcards.dataset, frames)
 
 
 def features_at_level(model, wildcards):
-    root = "frames" if wildcards.level == "frame" else "features"
-    return f"results/{root}/{model}/{wildcards.dataset}"
+    return _features_dir(model, wildcards.dataset, wildcards.level == "frame")
 
 
 def model_slice(wildcards):

@@ -34,20 +34,15 @@ from typing import Any
 
 import yaml
 
+from strata.models.hf import KNOWN_HUB_CONFIGS
+
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "configs" / "paper.yaml"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 GOAL_S = 5.0
 
-# Hub id → (model_type, transformer layers), as each checkpoint's config.json says; the rest
-# of the architecture keeps transformers' defaults, as in those files (50 Hz CNN).
-HUB_MODELS: dict[str, tuple[str, int, int]] = {  # model_type, layers, width (config.json)
-    "microsoft/wavlm-base": ("wavlm", 12, 768),
-    "microsoft/wavlm-base-plus": ("wavlm", 12, 768),
-    "microsoft/wavlm-large": ("wavlm", 24, 1024),
-    "facebook/hubert-base-ls960": ("hubert", 12, 768),
-    "facebook/hubert-large-ll60k": ("hubert", 24, 1024),
-}
+# Stand-in config.json files hold strata's table of the known hub checkpoints (model type,
+# layers, width); the rest keeps transformers' defaults, as those files do (50 Hz CNN).
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -96,15 +91,13 @@ def make_standins(
 
 def _cache_entry(cache: Path, hub_id: str, revision: str) -> None:
     """``config.json`` in the HF cache layout: snapshots/<commit>/, refs/<branch> → commit."""
-    if hub_id not in HUB_MODELS:
-        raise ValueError(f"{hub_id}: unknown architecture; add it to HUB_MODELS")
-    model_type, layers, width = HUB_MODELS[hub_id]
+    if hub_id not in KNOWN_HUB_CONFIGS:
+        raise ValueError(f"{hub_id}: unknown architecture; add it to KNOWN_HUB_CONFIGS")
     repo = cache / f"models--{hub_id.replace('/', '--')}"
     commit = revision if _COMMIT.match(revision) else "0" * 40
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": model_type, "num_hidden_layers": layers, "hidden_size": width}
-    (snapshot / "config.json").write_text(json.dumps(config))
+    (snapshot / "config.json").write_text(json.dumps(KNOWN_HUB_CONFIGS[hub_id]))
     if commit != revision:
         (repo / "refs").mkdir(exist_ok=True)
         (repo / "refs" / revision).write_text(commit)

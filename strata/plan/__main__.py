@@ -19,10 +19,10 @@ from strata.plan.jobs import Planner
 GB = 1e9
 
 
-def summary(planner: Planner) -> str:
+def summary(planner: Planner, jobs: list) -> str:
     config, study = planner.config, planner.study
     lines = ["Datasets (utterances, hours; source):"]
-    for name in dict.fromkeys([*study.feature_datasets()]):
+    for name in study.feature_datasets():
         size = planner.size(name)
         if size is None:
             lines.append(f"  {name:<12} unknown until prepared (snakemake results/data/{name})")
@@ -38,7 +38,7 @@ def summary(planner: Planner) -> str:
         lines.append(f"  {model:<20} {len(specs):>3} layers, widths {dims}, {rate}")
     per_rule: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     unknown: dict[str, int] = defaultdict(int)
-    for rule, _, estimate in planner.jobs():
+    for rule, _, estimate in jobs:
         row = per_rule[rule]
         row["jobs"] += 1
         if estimate is None:
@@ -71,7 +71,7 @@ def summary(planner: Planner) -> str:
     )
     if features.get("frame_hours"):
         lines.append(f"  frames kept per split (features.frame_hours): {features['frame_hours']}")
-    if config["features"]["dtype"] == "float32":
+    if features["dtype"] == "float32":
         lines.append(f"  ({total / GB / 2:,.1f} GB with features.dtype: float16)")
     lines.append(
         f"Hours in all: {hours:,.0f}, as measured on 2 CPU cores (docs/scale.md); a GPU runs "
@@ -90,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     config = yaml.safe_load(args.configfile.read_text())
     validate_config(config)
     planner = Planner(config, args.directory)
-    print(summary(planner))
+    jobs = planner.jobs()
+    print(summary(planner, jobs))
     failures = []
-    for rule, job, estimate in planner.jobs():
+    for rule, job, estimate in jobs:
         try:
             planner.check(rule, job, estimate)
         except ValueError as err:

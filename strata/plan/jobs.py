@@ -71,17 +71,17 @@ class Planner:
         seconds = r.extract_seconds(sum(size.seconds.values()), flops)
         return Estimate(mem, seconds, int(pooled + frames), int(frames))
 
-    def probe(self, model: str, task: str, layers: list[str] | None = None) -> Estimate | None:
-        """One layer's probe, or (``layers``) the weighted sum of those layers."""
+    def probe(self, model: str, task: str, layers: list[str]) -> Estimate | None:
+        """One layer's probe (``layers`` of one), or the weighted sum of ``layers``."""
         spec = self.config["tasks"][task]
         size = self.size(spec["dataset"])
         if size is None:
             return None
         probe = self.config["probe"] | spec.get("probe", {})
-        chosen = [s for s in self.study.specs[model] if s.name in (layers or [])]
+        chosen = [s for s in self.study.specs[model] if s.name in layers]
         dims = [s.dim for s in chosen]
         epochs, lrs = probe["max_epochs"], len(probe["lrs"])
-        if _frames(spec):  # a CTC head on every frame
+        if self.study.reads_frames(task):  # a CTC head on every frame
             rate = chosen[0].frame_rate
             frames = size.frames(rate, self.config["features"].get("frame_hours"))
             mem = r.ctc_probe_mb(
@@ -137,12 +137,6 @@ class Planner:
                 f"{rule} {job} needs ~{estimate.mem_mb:,} MiB, over limits.mem_mb "
                 f"{self.limit:,}; {_advice(rule)}"
             )
-
-
-def _frames(task: dict[str, Any]) -> bool:
-    from strata.probes.kinds import TASK_KINDS
-
-    return TASK_KINDS[task["kind"]].frames
 
 
 def _weights(model: dict[str, Any], specs: list[LayerSpec]) -> int:

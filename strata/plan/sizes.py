@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,14 @@ def dataset_size(cfg: dict[str, Any], data_dir: Path) -> DatasetSize | None:
     """The prepared manifest's sizes, else the table's for a standard corpus, else None."""
     manifest = Path(data_dir) / "manifest.parquet"
     if manifest.is_file():
-        return read_size(manifest)
+        return read_size(manifest, manifest.stat().st_mtime_ns)
     return KNOWN_CORPORA.get(cfg["kind"])
 
 
-def read_size(manifest: Path) -> DatasetSize:
+@lru_cache(maxsize=16)
+def read_size(manifest: Path, mtime_ns: int) -> DatasetSize:
+    """Read once per version of the manifest: every job's resources ask for its sizes while
+    Snakemake builds the DAG."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(manifest, columns=["split", "duration"])  # every manifest has both

@@ -25,9 +25,6 @@ class Study:
     def specs(self) -> dict[str, list[LayerSpec]]:
         return {name: layer_specs(m) for name, m in self.models.items()}
 
-    def layers_of(self, model: str) -> list[str]:
-        return [spec.name for spec in self.specs[model]]
-
     def layers_at(self, model: str, level: str) -> list[LayerSpec]:
         """Every layer (utterance level, pooled), or only frame-level layers (frame level)."""
         return [s for s in self.specs[model] if level == "utterance" or s.frame_rate is not None]

@@ -37,6 +37,12 @@ def empty_hub(tmp_path, monkeypatch):
     return {**os.environ}
 
 
+def dry_run(configfile: Path, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """``snakemake -n`` of the repo's Snakefile on ``configfile`` alone."""
+    cmd = [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(configfile)]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+
+
 def test_the_paper_grid_plans_with_nothing_fetched(tmp_path, empty_hub):
     """No checkpoint, no corpus: the plan prints its cost, and Snakemake's dry run plans the
     very jobs the planner counts."""
@@ -49,13 +55,7 @@ def test_the_paper_grid_plans_with_nothing_fetched(tmp_path, empty_hub):
     )
     assert plan.returncode == 0, plan.stderr
     assert "libri" in plan.stdout and "table" in plan.stdout
-    dry = subprocess.run(
-        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(PAPER)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=empty_hub,
-    )
+    dry = dry_run(PAPER, tmp_path, empty_hub)
     assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
     counts = job_counts(dry.stdout)
     config = yaml.safe_load(PAPER.read_text())
@@ -109,13 +109,7 @@ def test_a_job_over_the_ceiling_stops_the_dry_run_naming_it(tmp_path, empty_hub)
         planner.check("train_weighted_probe", job, estimate)
     limited = tmp_path / "limited.yaml"
     limited.write_text(yaml.safe_dump({**config, "limits": {"mem_mb": mem - 1}}))
-    dry = subprocess.run(
-        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(limited)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=empty_hub,
-    )
+    dry = dry_run(limited, tmp_path, empty_hub)
     assert dry.returncode != 0
     # the first such job Snakemake meets (several need as much)
     said = f"needs ~{mem:,} MiB, over limits.mem_mb {mem - 1:,}"
