@@ -1,4 +1,5 @@
 # Helpers shared by the stages: target lists and the exact config slice each rule depends on.
+import re
 from pathlib import Path
 
 from strata.datasets.listing import audio_files
@@ -36,6 +37,13 @@ if SHIPPED:
     for _model in TRAINED:
         _dataset = config["datasets"][MODELS[_model]["train"]["dataset"]]
         shipped.check_shipped(SHIPPED_ROOT, _model, MODELS[_model], _dataset)
+
+
+def task_pattern(frames):
+    """The tasks whose probes read every frame (``frames``), or the others, as a wildcard
+    pattern (one that matches nothing when there are none)."""
+    tasks = [t for t in config["tasks"] if STUDY.reads_frames(t) == frames]
+    return "|".join(re.escape(t) for t in tasks) or "(?!)"
 
 
 def layers_at(model, level):
@@ -232,15 +240,14 @@ def extract_estimate(wildcards):
 def probe_estimate(wildcards):
     job = f"{wildcards.model}/{wildcards.task}/{wildcards.layer}"
     estimate = PLANNER.probe(wildcards.model, wildcards.task, [wildcards.layer])
-    return _estimate("train_probe", job, estimate)
+    return _estimate(STUDY.probe_rule(wildcards.task), job, estimate)
 
 
 def weighted_estimate(wildcards):
     layers = probe_layers_of(wildcards.model, wildcards.task)
     estimate = PLANNER.probe(wildcards.model, wildcards.task, layers)
-    return _estimate(
-        "train_weighted_probe", f"{wildcards.model}/{wildcards.task}", estimate
-    )
+    name = STUDY.probe_rule(wildcards.task, weighted=True)
+    return _estimate(name, f"{wildcards.model}/{wildcards.task}", estimate)
 
 
 def similarity_estimate(wildcards):

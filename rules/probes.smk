@@ -1,4 +1,7 @@
-rule train_probe:
+# Frame-level tasks' probes (CTC: hours each at scale, on a GPU when there is one) and the
+# utterance-level tasks' (minutes, CPUs, grouped) are separate rules with the same code and
+# outputs, so a profile can send the first to a GPU partition.
+rule train_frame_probe:
     input:
         features=probe_features_of,
         data="results/data/{dataset}",
@@ -6,11 +9,11 @@ rule train_probe:
         metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
         checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.safetensors",
     log:
-        "logs/train_probe/{model}/{dataset}/{task}/{layer}.log",
+        "logs/train_frame_probe/{model}/{dataset}/{task}/{layer}.log",
     benchmark:
-        "benchmarks/train_probe/{model}/{dataset}/{task}/{layer}.tsv"
-    group:
-        "probes"
+        "benchmarks/train_frame_probe/{model}/{dataset}/{task}/{layer}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=True),
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -24,7 +27,7 @@ rule train_probe:
         "../workflow_scripts/train_probe.py"
 
 
-rule train_weighted_probe:
+rule train_frame_weighted_probe:
     input:
         features=probe_features_of,
         data="results/data/{dataset}",
@@ -32,13 +35,13 @@ rule train_weighted_probe:
         metrics="results/probes/{model}/{dataset}/{task}/weighted/metrics.json",
         checkpoint="results/probes/{model}/{dataset}/{task}/weighted/probe.safetensors",
     log:
-        "logs/train_weighted_probe/{model}/{dataset}/{task}.log",
+        "logs/train_frame_weighted_probe/{model}/{dataset}/{task}.log",
     benchmark:
-        "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
-    # The longest probe jobs (the CTC weighted sums): started first, they do not end the run alone.
+        "benchmarks/train_frame_weighted_probe/{model}/{dataset}/{task}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=True),
+    # The longest jobs of a run: started first, they do not end it alone.
     priority: 1
-    group:
-        "probes"
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -51,6 +54,30 @@ rule train_weighted_probe:
         layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
     script:
         "../workflow_scripts/train_weighted_probe.py"
+
+
+use rule train_frame_probe as train_probe with:
+    log:
+        "logs/train_probe/{model}/{dataset}/{task}/{layer}.log",
+    benchmark:
+        "benchmarks/train_probe/{model}/{dataset}/{task}/{layer}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=False),
+    priority: 0
+    group:
+        "probes"
+
+
+use rule train_frame_weighted_probe as train_weighted_probe with:
+    log:
+        "logs/train_weighted_probe/{model}/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=False),
+    priority: 0
+    group:
+        "probes"
 
 
 localrules:

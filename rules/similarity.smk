@@ -30,5 +30,6 @@ rule layer_similarity:
         layers_b=lambda wildcards: layers_at(wildcards.model_b, wildcards.level),
         controls=config["similarity"]["controls"],
         frames=frames_slice,
+        device=lookup(dpath="similarity/device", within=config, default="auto"),
     script:
         "../workflow_scripts/layer_similarity.py"

@@ -70,7 +70,12 @@ def run_default(workdir: Path, cores: int) -> float:
     return time.perf_counter() - start
 
 
-PROBE_RULES = ("train_probe", "train_weighted_probe")
+PROBE_RULES = (
+    "train_probe",
+    "train_weighted_probe",
+    "train_frame_probe",
+    "train_frame_weighted_probe",
+)
 
 
 def _startup_seconds(log: Path) -> float:

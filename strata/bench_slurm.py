@@ -21,7 +21,7 @@ import pandas as pd
 from strata import slurm_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE_RULES = ("train_probe", "train_weighted_probe")
+PROBE_RULES = ("train_probe", "train_weighted_probe")  # the grouped ones (smoke has no CTC task)
 
 
 def snakemake(cluster, workdir: Path, *args: str) -> tuple[float, str]:

@@ -118,16 +118,20 @@ def test_dry_run_plans_what_the_config_implies_without_data_or_weights(planned):
         return [s for s in specs[model] if s.frame_rate is not None or not frames_only]
 
     pairs = list(combinations_with_replacement(models, 2))
+    frame_tasks = [t for t in tasks.values() if t["kind"] in FRAME_TASKS]
+    utterance_tasks = [t for t in tasks.values() if t["kind"] not in FRAME_TASKS]
     expected = {
         "prepare_dataset": len(datasets),
         "prepare_model": len(models),
         "extract_features": len(models) * len(datasets),
         "train_probe": sum(
-            len(layers(model, task["kind"] in FRAME_TASKS))
-            for task in tasks.values()
-            for model in models
+            len(layers(model, False)) for task in utterance_tasks for model in models
         ),
-        "train_weighted_probe": len(tasks) * len(models),
+        "train_weighted_probe": len(utterance_tasks) * len(models),
+        "train_frame_probe": sum(
+            len(layers(model, True)) for task in frame_tasks for model in models
+        ),
+        "train_frame_weighted_probe": len(frame_tasks) * len(models),
         "summarise_probes": len(tasks),
         "layer_similarity": len(similarity["measures"])
         * sum(
@@ -141,8 +145,9 @@ def test_dry_run_plans_what_the_config_implies_without_data_or_weights(planned):
     }
     assert {rule: n for rule, n in counts.items() if rule != "total"} == expected
     assert counts["total"] == sum(expected.values())
-    # 7 models x 5 corpora; 5 tasks x 103 layers + PR on 99 frame-level ones; 28 pairs x 2 levels
-    assert (expected["extract_features"], expected["train_probe"]) == (35, 614)
+    # 7 models x 5 corpora; 5 tasks x 103 layers, PR on 99 frame-level ones; 28 pairs x 2 levels
+    assert (expected["extract_features"], expected["train_probe"]) == (35, 515)
+    assert expected["train_frame_probe"] == 99
     assert expected["layer_similarity"] == 56
     planned_models = set(re.findall(r"wildcards: model=(\w+)", stdout))
     assert planned_models == set(models)

@@ -69,6 +69,14 @@ def test_slurm_settings_are_the_slurm_profiles():
     assert args.set_resources["extract_features"]["gpu"].value == 1
     # memory comes from the rules (sized from the data), not a fixed figure here
     assert "mem_mb" not in written["set-resources"]["extract_features"]
+    # Rules that compute on a GPU go where extraction goes, one GPU each.
+    per_rule = written["set-resources"]
+    on_gpu = {"train_frame_probe", "train_frame_weighted_probe", "layer_similarity"}
+    for rule in on_gpu | {"train_model"}:
+        assert per_rule[rule]["slurm_partition"] == per_rule["extract_features"]["slurm_partition"]
+        assert args.set_resources[rule]["gpu"].value == 1, rule
+    # and the grouped (utterance-level) probes stay on the default partition
+    assert not {"train_probe", "train_weighted_probe"} & set(args.set_resources)
 
 
 def test_a_bare_snakemake_gets_cores_from_the_workflow_profile():

@@ -16,6 +16,7 @@ import yaml
 
 from strata.models import layer_specs
 from strata.models.twins import twin_of, with_twins
+from strata.probes.kinds import TASK_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -158,3 +159,27 @@ def test_the_default_study_loads_the_shipped_checkpoints_and_train_retrains_them
     assert job_counts(out) == {"prepare_dataset": 1, "train_model": len(trained)}
     assert planned(out)["dataset"] == {"pretrain"}
     assert planned(out)["model"] == set(trained)
+
+
+def test_frame_level_probes_are_rules_of_their_own_outside_the_probe_group(tmp_path):
+    """CTC probes (the default's phones task) go to train_frame_*; a profile sends those rules
+    to a GPU partition, and the utterance-level probes stay grouped."""
+    out = dry_run(tmp_path, "--forceall")
+    chunks = re.split(r"^\s*rule (\w+):$", out, flags=re.M)[1:]  # name, its lines, name, …
+    jobs = [(rule, re.search(r"wildcards: (.*)", text)) for rule, text in zip(*[iter(chunks)] * 2)]
+    frame_tasks = {t for t, spec in DEFAULT["tasks"].items() if TASK_KINDS[spec["kind"]].frames}
+    assert frame_tasks, "the default study has a frame-level task"
+    by_rule: dict[str, set[str]] = {}
+    for rule, wildcards in jobs:
+        pairs = [] if wildcards is None else wildcards[1].split(", ")
+        task = dict(item.split("=", 1) for item in pairs).get("task")
+        if task is not None and rule.startswith("train_"):
+            by_rule.setdefault(rule, set()).add(task)
+    assert by_rule["train_frame_probe"] == by_rule["train_frame_weighted_probe"] == frame_tasks
+    utterance_tasks = set(DEFAULT["tasks"]) - frame_tasks
+    assert by_rule["train_probe"] == by_rule["train_weighted_probe"] == utterance_tasks
+    # A group job's members are listed indented under it; everything else at the margin.
+    grouped = set(re.findall(r"^    rule (\w+):", out, re.M))
+    alone = set(re.findall(r"^rule (\w+):", out, re.M))
+    assert grouped == {"train_probe", "train_weighted_probe"}
+    assert {"train_frame_probe", "train_frame_weighted_probe"} <= alone - grouped

@@ -19,5 +19,6 @@ with rule_logging(smk) as log:
         out=Path(smk.output[0]),
         controls=dict(smk.params.controls),
         frames=dict(smk.params.frames),
+        device=smk.params.device,
     )
     log.info("n=%d\n%s", table.attrs["n"], matrix_of(table).round(3).to_string())

@@ -48,11 +48,11 @@ def summary(planner: Planner, jobs: list) -> str:
         row["frame_bytes"] += estimate.frame_bytes
         row["mem"] = max(row["mem"], estimate.mem_mb)
         row["hours"] += estimate.seconds / 3600
-    lines += ["", f"{'rule':<22}{'jobs':>6}{'writes':>12}{'peak mem/job':>14}{'hours':>11}"]
+    lines += ["", f"{'rule':<28}{'jobs':>6}{'writes':>12}{'peak mem/job':>14}{'hours':>11}"]
     for rule, row in per_rule.items():
         writes = f"{row['bytes'] / GB:,.1f} GB" if row["bytes"] else "-"
         lines.append(
-            f"{rule:<22}{int(row['jobs']):>6}{writes:>12}{row['mem'] / 1024:>11.1f} GiB"
+            f"{rule:<28}{int(row['jobs']):>6}{writes:>12}{row['mem'] / 1024:>11.1f} GiB"
             f"{row['hours']:>11,.1f}"
         )
     total = sum(row["bytes"] for row in per_rule.values())
@@ -75,7 +75,7 @@ def summary(planner: Planner, jobs: list) -> str:
         lines.append(f"  ({total / GB / 2:,.1f} GB with features.dtype: float16)")
     lines.append(
         f"Hours in all: {hours:,.0f}, as measured on 2 CPU cores (docs/scale.md); a GPU runs "
-        "extraction and the CTC probes many times faster"
+        "extraction, the CTC probes and linear CKA many times faster"
     )
     for rule, n in unknown.items():
         lines.append(f"  {rule}: {n} jobs not estimated (their dataset's size is unknown)")

@@ -16,6 +16,7 @@ from strata.models.base import LayerSpec
 from strata.plan import resources as r
 from strata.plan.sizes import DatasetSize, dataset_size, longest_frames
 from strata.plan.study import Study
+from strata.probes.kinds import TASK_KINDS
 from strata.probes.limits import DEFAULT_BUFFER_MB
 
 DTYPE_BYTES = {"float16": 2, "float32": 4}
@@ -92,8 +93,9 @@ class Planner:
                 longest_frames(size, rate),
             )
             return Estimate(mem, r.ctc_probe_seconds(frames, dims, epochs, lrs))
-        n = size.total_utterances
-        return Estimate(r.utterance_probe_mb(n, dims), r.linear_probe_seconds(n, dims, epochs, lrs))
+        n, copies = size.total_utterances, TASK_KINDS[spec["kind"]].memory_copies
+        mem = r.utterance_probe_mb(n, dims, copies)
+        return Estimate(mem, r.linear_probe_seconds(n, dims, epochs, lrs))
 
     def similarity(self, a: str, b: str, level: str) -> Estimate | None:
         similarity = self.config["similarity"]
@@ -121,10 +123,11 @@ class Planner:
                 layers = self.study.probe_layers(model, task)
                 for spec in layers:
                     job = f"{model}/{task}/{spec.name}"
-                    out.append(("train_probe", job, self.probe(model, task, [spec.name])))
+                    rule = self.study.probe_rule(task)
+                    out.append((rule, job, self.probe(model, task, [spec.name])))
                 names = [s.name for s in layers]
                 estimate = self.probe(model, task, names)
-                out.append(("train_weighted_probe", f"{model}/{task}", estimate))
+                out.append((self.study.probe_rule(task, True), f"{model}/{task}", estimate))
         for a, b, level, measure in self.study.similarity_jobs():
             job = f"{a}/{b}/{level}/{measure}"
             out.append(("layer_similarity", job, self.similarity(a, b, level)))
@@ -147,10 +150,13 @@ def _weights(model: dict[str, Any], specs: list[LayerSpec]) -> int:
 
 
 def _advice(rule: str) -> str:
+    buffer = "lower probe.buffer_mb"
+    fewer = "probe fewer utterances (a smaller corpus or split)"
     return {
-        "train_probe": "lower probe.buffer_mb (frame-level tasks) or probe fewer utterances",
-        "train_weighted_probe": "lower probe.buffer_mb (frame-level tasks) or probe fewer "
-        "utterances",
+        "train_probe": fewer,
+        "train_weighted_probe": fewer,
+        "train_frame_probe": buffer,
+        "train_frame_weighted_probe": buffer,
         "layer_similarity": "use the streaming linear_cka_minibatch measure, or fewer frames",
         "extract_features": "lower features.batch_seconds",
     }.get(rule, "raise the limit if the node has the memory")

@@ -38,6 +38,11 @@ class Study:
         """Whether a task's probes read every frame (CTC) rather than pooled rows."""
         return TASK_KINDS[self.config["tasks"][task]["kind"]].frames
 
+    def probe_rule(self, task: str, weighted: bool = False) -> str:
+        """The rule that runs a task's probes: frame-level tasks have their own (GPU) rules."""
+        frames = "frame_" if self.reads_frames(task) else ""
+        return f"train_{frames}{'weighted_' if weighted else ''}probe"
+
     def model_pairs(self) -> list[tuple[str, str]]:
         """Unordered model pairs, self-pairs included, in config order; with a list of pairs,
         each pair's control (its models replaced by their random twins) follows it."""

@@ -42,6 +42,9 @@ class TaskKind:
     higher_is_better: bool
     frames: bool  # needs every frame (level: frame), not pooled rows
     default_label: str | None
+    # Float32 copies of the probed rows a pooled-row probe holds at its peak (memory planning):
+    # 1.33 measured for the weighted sum of 20,000 x 13 x 768 (docs/scale.md).
+    memory_copies: float = 1.5
 
     def label(self, task: Mapping[str, Any]) -> str | None:
         return task.get("label", self.default_label)
@@ -89,6 +92,8 @@ class ClassificationKind(TaskKind):
 class VerificationKind(TaskKind):
     """Trials scored by cosine similarity of two utterances' vectors (parameter-free), or of a
     projection trained to classify the training speakers; EER (and minDCF)."""
+
+    memory_copies: float = 3.0  # every utterance kept for the trials, besides the split rows
 
     def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
         if trials == 0:

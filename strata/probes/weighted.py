@@ -27,11 +27,29 @@ from strata.probes.nets import WeightedSum, train
 from strata.probes.tasks import SPLITS, Columns, classification_data
 
 
-def _standardise(arrays: list[np.ndarray], train_rows: np.ndarray):
-    """Each layer standardised by its train rows' statistics; also the statistics."""
-    stats = [(x[train_rows].mean(0), x[train_rows].std(0) + 1e-6) for x in arrays]
-    scaled = [((x - m) / s).astype(np.float32) for x, (m, s) in zip(arrays, stats, strict=True)]
-    return scaled, stats
+def _standardise(arrays: list[np.ndarray], train_rows: np.ndarray) -> list[tuple]:
+    """Standardise each float32 layer in place by its train rows' statistics (no second copy
+    of the corpus); returns the statistics."""
+    stats = []
+    for x in arrays:
+        train = x[train_rows]
+        mean, std = train.mean(0), train.std(0) + 1e-6
+        x -= mean
+        x /= std
+        stats.append((mean, std))
+    return stats
+
+
+def _by_split(arrays: list, rows: dict[str, np.ndarray], keep: bool) -> dict[str, list]:
+    """Each split's rows of every layer. Unless ``keep``, each layer's whole array is let go
+    once split, so the corpus is in memory once, not twice."""
+    xs: dict[str, list] = {s: [] for s in SPLITS}
+    for i, x in enumerate(arrays):
+        for split in SPLITS:
+            xs[split].append(x[rows[split]])
+        if not keep:
+            arrays[i] = None
+    return xs
 
 
 def fit_weighted(
@@ -48,7 +66,8 @@ def fit_weighted(
 
         return fit_weighted_phonemes(features, layers, manifest, task, probe)
     ids, by_layer = read_layers(features, layers)
-    arrays = list(by_layer.values())
+    arrays = [x.astype(np.float32, copy=False) for x in by_layer.values()]
+    del by_layer  # the list holds the only reference: _by_split can let layers go
     verification = kind.name == "verification"
     # Row numbers stand in for the features: every layer is split by the same rows.
     rows = np.arange(len(ids))
@@ -58,9 +77,10 @@ def fit_weighted(
         data = classification_data(*training_speakers(manifest, trials, task, ids, rows))
     else:
         data = classification_data(manifest, ids, rows, task)
-    scaled, stats = _standardise(arrays, data.x["train"])
-    xs = {s: [x[data.x[s]] for x in scaled] for s in SPLITS}
+    stats = _standardise(arrays, data.x["train"])
     dims, width = [x.shape[1] for x in arrays], probe["projection_width"]
+    scaled = arrays  # verification embeds every utterance (trials), so keeps them
+    xs = _by_split(scaled, data.x, keep=verification)
 
     def fit(lr: float):
         net = WeightedSum(np.random.default_rng(probe["seed"]), dims, width, len(data.classes))

@@ -14,7 +14,7 @@ arithmetic; :func:`choose_path` picks by operation count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,7 @@ class Layers:
     # Gram blocks already computed, by (span, zero diagonal): a side compared again (a
     # permutation null shuffles only the other side) skips its GEMMs.
     blocks: dict = field(default_factory=dict)
+    on_device: dict = field(default_factory=dict)  # device → the layers as torch tensors there
 
     @property
     def n(self) -> int:
@@ -178,10 +179,22 @@ def gram_flops(
     return 2 * cells * (widths + len(dims_a) * len(dims_a if dims_b is None else dims_b))
 
 
+def numpy_products(a: Layers, b: Layers | None, path: str, zero_diagonal: bool):
+    """The inner products of either path, with numpy (``zero_diagonal``: the Gram path's)."""
+    if path == "gram":
+        return block_inner_products(a, b, zero_diagonal=zero_diagonal)
+    return feature_inner_products(a, b)
+
+
 def linear_cka_matrix(
-    a: Layers, b: Layers | None, debiased: bool, path: str | None = None
+    a: Layers,
+    b: Layers | None,
+    debiased: bool,
+    path: str | None = None,
+    products: Callable = numpy_products,
 ) -> np.ndarray:
-    """L_A × L_B linear CKA (``b`` None: A against itself)."""
+    """L_A × L_B linear CKA (``b`` None: A against itself); ``products`` computes the inner
+    products (:func:`numpy_products`, or on a GPU :func:`strata.similarity.on_device.products`)."""
     side_b = a if b is None else b
     n = a.n
     if side_b.n != n:
@@ -190,14 +203,11 @@ def linear_cka_matrix(
         raise ValueError(f"debiased CKA needs at least 4 samples, got {n}")
     dims_b = None if b is None else [y.shape[1] for y in b.data]
     path = path or choose_path(n, [x.shape[1] for x in a.data], dims_b)
-    if path == "gram":
-        cross, sq_a, sq_b = block_inner_products(a, b, zero_diagonal=debiased)
-    else:
-        cross, sq_a, sq_b = feature_inner_products(a, b)
-        if debiased:  # remove the i = j terms: ⟨K̃, L̃⟩ = ⟨K, L⟩ − Σ ‖x_i‖²‖y_i‖²
-            cross = cross - a.row_sq @ side_b.row_sq.T
-            sq_a = sq_a - np.einsum("ij,ij->i", a.row_sq, a.row_sq)
-            sq_b = sq_b - np.einsum("ij,ij->i", side_b.row_sq, side_b.row_sq)
+    cross, sq_a, sq_b = products(a, b, path, debiased)
+    if path != "gram" and debiased:  # remove the i = j terms: ⟨K̃, L̃⟩ = ⟨K, L⟩ − Σ ‖x_i‖²‖y_i‖²
+        cross = cross - a.row_sq @ side_b.row_sq.T
+        sq_a = sq_a - np.einsum("ij,ij->i", a.row_sq, a.row_sq)
+        sq_b = sq_b - np.einsum("ij,ij->i", side_b.row_sq, side_b.row_sq)
     if debiased:
         cross = unbiased_hsic(cross, a.k_ones, side_b.k_ones, n)
         sq_a = self_unbiased_hsic(sq_a, a.k_ones, n)

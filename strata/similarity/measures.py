@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from strata.similarity import linear
+from strata.similarity import linear, on_device
 
 ORTHOGONAL, SCALING, TRANSLATION = "orthogonal transforms", "isotropic scaling", "translation"
 INVERTIBLE = "invertible linear transforms"
@@ -30,6 +30,7 @@ class Properties:
     value_range: tuple[float, float]
     higher_is_similar: bool = True  # False for distances
     streaming: bool = False  # memory independent of n (consumes minibatches)
+    gpu: bool = False  # computes on a torch device when given one (get_measure's ``device``)
     reference: str = ""
 
 
@@ -58,19 +59,27 @@ class LinearCKA(Measure):
 
     name: str
     debiased: bool
+    device: str | None = None  # a torch device for the GEMMs; None: numpy
 
     @property
     def properties(self) -> Properties:
         low = -1.0 if self.debiased else 0.0
         return Properties(
-            True, (ORTHOGONAL, SCALING, TRANSLATION), (low, 1.0), reference="Kornblith et al. 2019"
+            True,
+            (ORTHOGONAL, SCALING, TRANSLATION),
+            (low, 1.0),
+            gpu=True,
+            reference="Kornblith et al. 2019",
         )
 
     def prepare(self, layers, names):
         return linear.centre_layers(layers, names)
 
     def compare(self, a, b):
-        return linear.linear_cka_matrix(a, b, self.debiased)
+        if self.device is None:
+            return linear.linear_cka_matrix(a, b, self.debiased)
+        products = on_device.products(self.device)
+        return linear.linear_cka_matrix(a, b, self.debiased, products=products)
 
 
 class PairwiseMeasure(Measure):
@@ -255,8 +264,12 @@ MEASURES: dict[str, Measure] = {
 }
 
 
-def get_measure(name: str) -> Measure:
+def get_measure(name: str, device: str | None = None) -> Measure:
+    """The registered measure; on torch ``device`` when it can compute there (``gpu``)."""
     try:
-        return MEASURES[name]
+        measure = MEASURES[name]
     except KeyError:
         raise KeyError(f"unknown similarity measure {name!r}; known: {sorted(MEASURES)}") from None
+    if device is not None and measure.properties.gpu:
+        return replace(measure, device=device)  # type: ignore[type-var]
+    return measure

@@ -22,6 +22,7 @@ from strata.similarity.controls import (
 from strata.similarity.frames import FrameSide, aligned_chunks, plan_frames
 from strata.similarity.matrix import ids_digest, long_form, write_similarity
 from strata.similarity.measures import Measure, get_measure
+from strata.workflow import resolve_device
 
 
 def run_similarity(
@@ -33,9 +34,12 @@ def run_similarity(
     out: Path,
     controls: dict[str, Any],
     frames: dict[str, Any] | None = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
-    """Compute and write the long-form table; returns it with its metadata in ``attrs``."""
-    m, ctl = get_measure(measure), Controls(**controls)
+    """Compute and write the long-form table; returns it with its metadata in ``attrs``.
+    ``device`` (auto, cpu, cuda[:k]): where measures that can (``Properties.gpu``) compute."""
+    on = torch_device(device)
+    m, ctl = get_measure(measure, on), Controls(**controls)
     same = Path(dir_a).resolve() == Path(dir_b).resolve()
     if level == "utterance":
         stats, info = _utterances(m, Path(dir_a), Path(dir_b), layers, same, ctl)
@@ -54,6 +58,7 @@ def run_similarity(
         "properties": asdict(m.properties),
         "controls": asdict(ctl),
         "methods": METHODS,
+        "device": getattr(m, "device", None) or "cpu",  # where it was computed
         **info,
         "provenance": provenance(
             {
@@ -63,6 +68,7 @@ def run_similarity(
                 "layers_b": layers[1],
                 "controls": controls,
                 "frames": frames if level == "frame" else None,
+                "device": device,
             },
             weights_sha256={
                 meta_a["model"]: meta_a["weights_sha256"],
@@ -75,6 +81,17 @@ def run_similarity(
     write_similarity(table, out, metadata)
     table.attrs.update(metadata)
     return table
+
+
+def torch_device(name: str) -> str | None:
+    """The torch device for the GEMMs, None for numpy on the CPU. ``auto`` takes a GPU when
+    torch sees one; torch is imported only where a GPU device node exists, so a CPU machine's
+    similarity jobs do not pay its start-up."""
+    gpu_nodes = any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists()
+    if name == "cpu" or (name == "auto" and not gpu_nodes):
+        return None
+    device = resolve_device(name)
+    return None if device.type == "cpu" else str(device)
 
 
 def _utterances(m: Measure, dir_a, dir_b, layers, same, ctl) -> tuple[CellStats, dict]:

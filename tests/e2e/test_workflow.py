@@ -147,24 +147,26 @@ def test_train_block_change_reruns_only_that_models_jobs(dag_run):
     assert dag_run.planned_jobs(config) == {"train_model": 1} | one_models_jobs(config, "ecapa_aam")
 
 
-def probe_jobs(config: dict, tasks=None) -> tuple[int, int]:
-    """(single-layer probe jobs, weighted-sum jobs) the DAG plans for ``tasks``."""
-    single = 0
+def probe_jobs(config: dict, tasks=None) -> dict[str, int]:
+    """Probe jobs per rule the DAG plans for ``tasks``: single-layer and weighted-sum, the
+    frame-level (CTC) task's in rules of their own."""
+    counts: dict[str, int] = {}
     for task in tasks or config["tasks"]:
         frames = config["tasks"][task]["kind"] == "phoneme_recognition"
+        rule = "train_frame_" if frames else "train_"
         for model in models_of(config).values():
-            single += sum(1 for s in layer_specs(model) if s.frame_rate or not frames)
-    return single, len(tasks or config["tasks"]) * len(models_of(config))
+            single = sum(1 for s in layer_specs(model) if s.frame_rate or not frames)
+            counts[rule + "probe"] = counts.get(rule + "probe", 0) + single
+            counts[rule + "weighted_probe"] = counts.get(rule + "weighted_probe", 0) + 1
+    return counts
 
 
 def one_models_jobs(config: dict, model: str) -> dict[str, int]:
     """The jobs a change to one model plans: its own, its similarity pairs, the summaries."""
-    single, weighted = probe_jobs({**config, "models": {model: config["models"][model]}})
     return {
         "prepare_model": 1,
         "extract_features": 1,
-        "train_probe": single,
-        "train_weighted_probe": weighted,
+        **probe_jobs({**config, "models": {model: config["models"][model]}}),
         "summarise_probes": len(config["tasks"]),
         "layer_similarity": 2 * len(models_of(config)),  # its pairs, two levels
         "report": 1,
@@ -179,8 +181,7 @@ def test_pretrained_speaker_model_identifies_speakers(dag_run):
     table = summary(dag_run, "speaker_id")
     assert_identifies_speakers(table)
     assert set(table.model) == set(models_of(dag_run.config))
-    single, weighted = probe_jobs(dag_run.config, ["speaker_id"])
-    assert len(table) == single + weighted
+    assert len(table) == sum(probe_jobs(dag_run.config, ["speaker_id"]).values())
     assert (table.layer == "weighted_sum").sum() == len(models_of(dag_run.config))
     csv = pd.read_csv(dag_run.workdir / "results/probes/summary/embedded/speaker_id.csv")
     assert csv["test"].tolist() == pytest.approx(table["test"].tolist(), abs=1e-6)
@@ -233,12 +234,9 @@ def test_probe_param_change_reruns_only_probes(dag_run):
     jobs = dag_run.planned_jobs(config)
     # A task with its own learning rates (the CTC task's `probe:` block) keeps them.
     tasks = [t for t, task in config["tasks"].items() if "lrs" not in task.get("probe", {})]
-    single, weighted = probe_jobs(config, tasks)
-    n_tasks = len(tasks)
     assert jobs == {
-        "train_probe": single,
-        "train_weighted_probe": weighted,
-        "summarise_probes": n_tasks,
+        **probe_jobs(config, tasks),
+        "summarise_probes": len(tasks),
         "report": 1,
     }
 
@@ -246,10 +244,8 @@ def test_probe_param_change_reruns_only_probes(dag_run):
 def test_a_tasks_probe_override_reruns_only_that_tasks_probes(dag_run):
     config = dag_run.copy_config()
     config["tasks"]["phones"]["probe"] = {"max_epochs": 3}
-    single, weighted = probe_jobs(config, ["phones"])
     assert dag_run.planned_jobs(config) == {
-        "train_probe": single,
-        "train_weighted_probe": weighted,
+        **probe_jobs(config, ["phones"]),
         "summarise_probes": 1,
         "report": 1,
     }
@@ -266,12 +262,10 @@ def test_an_added_model_runs_its_jobs_and_its_new_pairs(dag_run):
     config["models"]["ecapa_b"] = {**config["models"]["ecapa_random"], "seed": 7}
     before = len(models_of(dag_run.config))
     only = {**config, "models": {"ecapa_b": config["models"]["ecapa_b"]}}
-    single, weighted = probe_jobs(only)
     assert dag_run.planned_jobs(config) == {
         "prepare_model": 1,
         "extract_features": 1,
-        "train_probe": single,
-        "train_weighted_probe": weighted,
+        **probe_jobs(only),
         "summarise_probes": len(config["tasks"]),
         "layer_similarity": 2 * (before + 1),  # with each model and itself, two levels
         "report": 1,

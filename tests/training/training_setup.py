@@ -71,4 +71,6 @@ def trained_config(objective: str, epochs: int, **overrides) -> dict:
 
 
 # Epochs that make each objective's effect clear on the small corpus (about a minute in all).
-EPOCHS = {"masked_prediction": 10, "dino": 15, "aam_softmax": 8}
+# DINO's EER against its init's 0.263, measured 2026-12-04: 0.213 at 15 epochs (the margin of
+# 0.05 the test asks for, and no more, on this machine's voices), 0.150 at 20, 0.113 at 25.
+EPOCHS = {"masked_prediction": 10, "dino": 25, "aam_softmax": 8}
