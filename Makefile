@@ -54,7 +54,7 @@ test-fast: setup
 
 bench: setup voices
 	$(call ensure_apt,$(APT_TEST))
-	$(PY) -m strata.bench --out docs/benchmarks.md
+	$(PY) -m strata.benchmarks --out docs/benchmarks.md
 
 # A study's cost before the spend (CONFIG=configs/paper.yaml): nothing is fetched or run.
 CONFIG ?= config.yaml

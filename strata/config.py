@@ -12,87 +12,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A config problem naming its dotted key, e.g. ``datasets.embedded.splits.dev_fraction``."""
-
-    def __init__(self, key: str, message: str):
-        self.key, self.message = key, message
-        super().__init__(f"config key {key!r}: {message}")
-
-    def under(self, prefix: str) -> ConfigError:
-        """The same problem with its key inside ``prefix`` (a slice's error in the whole config)."""
-        return ConfigError(join_key(prefix, self.key), self.message)
-
-
-def join_key(*parts: Any) -> str:
-    return ".".join(str(p) for p in parts if str(p)) or "<root>"
-
-
-@cache
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    # libyaml's loader: the schema is read on every Snakefile parse (10x faster than Python's).
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(Path(path).read_text(), Loader=loader)  # noqa: S506 (a safe loader)
-
-
-def _describe(error: jsonschema.ValidationError, prefix: str) -> ConfigError:
-    """A ConfigError naming the deepest key the schema error is about, in plain words."""
-    path = [*error.absolute_path]
-    why = error.schema.get("description") if isinstance(error.schema, dict) else None
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return ConfigError(join_key(prefix, *path, *extra[:1]), "is not allowed (unknown key)")
-    if error.validator == "required":
-        missing = error.message.split("'")[1]
-        return ConfigError(join_key(prefix, *path, missing), f"is required ({why or 'see schema'})")
-    if error.validator == "not" and error.validator_value == {}:
-        return ConfigError(join_key(prefix, *path), f"is not allowed here: {why}")
-    message = error.message
-    if isinstance(error.instance, bool) and error.validator == "type":
-        message += " (YAML reads bare yes/no/on/off as booleans: quote them)"
-    elif isinstance(error.instance, str) and error.validator == "type" and _numeric(error.instance):
-        message += (
-            " (Snakemake's --config passes nested values as strings: put overrides in a YAML "
-            "file after the study's, --configfile study.yaml overrides.yaml)"
-        )
-    elif why:
-        message += f" ({why})"
-    return ConfigError(join_key(prefix, *path), message)
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def check_schema(value: Any, definition: str | None = None, key: str = "") -> None:
-    """Check ``value`` against the whole schema, or against ``#/definitions/<definition>``.
-
-    ``key`` is where ``value`` sits in the whole config, so errors name the full key.
-    """
-    schema = load_schema()
-    if definition is not None:
-        schema = {"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"}
-    errors = list(jsonschema.Draft7Validator(schema).iter_errors(value))
-    if errors:
-        # The deepest error names the most specific key (e.g. `init` over a missing `seed` that
-        # only an invalid init would need); best_match then descends into oneOf branches.
-        deepest = max(errors, key=lambda e: len(e.absolute_path))
-        raise _describe(jsonschema.exceptions.best_match([deepest]), key)
-
+# The schema and its errors live in strata.schema, below every module that raises them; they
+# are re-exported here for callers of the whole config's checks.
+from strata.schema import SCHEMA_PATH, ConfigError, check_schema, join_key, load_schema  # noqa: F401
 
 # --- cross-field rules: each takes the whole (schema-valid) config and raises ConfigError ---
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
@@ -25,20 +25,21 @@ def seconds_since_start() -> float:
 
 
 @contextmanager
-def rule_logging(smk: Any) -> Iterator[logging.Logger]:
-    """Send logging, stdout and stderr (progress bars, warnings) to the rule's log file."""
-    path = smk.log[0] if smk.log else None
+def rule_logging(logs: Sequence[str], rule: str) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (progress bars, warnings) to the rule's log file (the
+    first of ``logs``; stderr without one)."""
+    path = logs[0] if logs else None
     stream = open(path, "w") if path else sys.stderr  # noqa: SIM115 - closed below
     old = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = stream
     logging.basicConfig(
         stream=stream, level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
-    log = logging.getLogger(f"strata.{smk.rule}")
+    log = logging.getLogger(f"strata.{rule}")
     try:
         yield log
     except BaseException:
-        log.exception("rule %s failed", smk.rule)
+        log.exception("rule %s failed", rule)
         raise
     finally:
         sys.stdout, sys.stderr = old

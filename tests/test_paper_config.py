@@ -1,7 +1,7 @@
 """configs/paper.yaml: the paper's grid validates and plans the jobs its config implies.
 
 The dry run needs no corpus (every root points at a folder that does not exist) and no weights:
-parse time reads only each checkpoint's architecture, from stand-ins (strata.bench_dag): an
+parse time reads only each checkpoint's architecture, from stand-ins (strata.benchmarks.dag): an
 HF cache holding each hub model's config.json at its pinned revision, empty ECAPA state-dict
 files. The expected job counts are computed here from the config and each model's layer specs,
 not from rules/common.smk.
@@ -14,7 +14,7 @@ from itertools import combinations_with_replacement
 
 import pytest
 
-from strata.bench_dag import PAPER, job_counts, load_paper, make_standins, snakemake
+from strata.benchmarks.dag import PAPER, job_counts, load_paper, make_standins, snakemake
 from strata.config import validate_config
 from strata.models import layer_specs
 from strata.models.twins import with_twins

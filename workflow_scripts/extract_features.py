@@ -12,7 +12,7 @@ from strata.provenance import provenance
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     torch.set_num_threads(smk.threads)
     manifest, manifest_sha = read_dataset(smk.input.data)
     encoder, card = load_model(Path(smk.input.model), smk.params.model)

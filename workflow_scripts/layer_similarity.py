@@ -9,7 +9,7 @@ from strata.similarity.run import run_similarity
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     table = run_similarity(
         dir_a=Path(smk.input.a),
         dir_b=Path(smk.input.b),

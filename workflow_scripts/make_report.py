@@ -11,7 +11,7 @@ from strata.report import build_report
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     manifest, manifest_sha = read_dataset(smk.input.data)
     run_info = {
         "title": smk.params.report["title"],

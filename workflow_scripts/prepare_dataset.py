@@ -8,6 +8,6 @@ from strata.datasets import prepare_dataset
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     manifest = prepare_dataset(smk.params.dataset, Path(smk.output[0]), smk.threads)
     log.info("%d utterances, %d columns", len(manifest), manifest.shape[1])

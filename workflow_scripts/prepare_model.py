@@ -8,7 +8,7 @@ from strata.models.card import prepare_model
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     trained = Path(smk.input.trained) if smk.input.trained else None
     card = prepare_model(smk.wildcards.model, smk.params.model, Path(smk.output[0]), trained)
     log.info(

@@ -9,7 +9,7 @@ from strata.training.run import train_model
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-with rule_logging(smk) as log:
+with rule_logging(smk.log, smk.rule) as log:
     torch.set_num_threads(smk.threads)
     targets = (Path(smk.input.targets), smk.params.targets) if smk.params.targets else None
     summary = train_model(

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from strata.config import ConfigError, check_schema
 from strata.corpus.timbre import Timbre, draw_timbre
+from strata.schema import ConfigError, check_schema
 
 ENGINES = ("espeak", "flite", "festival")
 

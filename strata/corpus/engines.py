@@ -12,8 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from strata.config import ConfigError
 from strata.corpus.config import CorpusConfig, Voice, parse_config
+from strata.schema import ConfigError
 
 BINARIES = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival"}
 APT_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "festival"}

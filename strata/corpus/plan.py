@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from strata.config import ConfigError
 from strata.corpus.config import CorpusConfig, Voice, parse_config, rng_for
 from strata.corpus.engines import check_styles
 from strata.corpus.grammar import phrasings, sample_intents, sample_keywords, vocabulary
 from strata.corpus.lexicon import check_words
+from strata.schema import ConfigError
 
 TextSpec = tuple[str, str | None, str | None]  # text, keyword, intent label
 

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strata.config import check_schema
 from strata.corpus.manifest import write_trials
 from strata.datasets.common import capped, require_file, with_audio, write_manifest
 from strata.io import TRIAL_COLUMNS
+from strata.schema import check_schema
 
 SPLIT_CODES = {"1": "train", "2": "dev", "3": "test"}
 

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from strata.config import ConfigError
 from strata.io import atomic_dir
 from strata.models.base import Encoder, LayerSpec, ModelFamily, batch_for, layer_outputs
 from strata.models.checkpoints import backbone_state, load_exact, read_state
 from strata.models.frontends import FBANK_ARGS, FRONTENDS, NORM_ARGS
 from strata.models.hparams import Tagged, constructor_args, load_hparams
 from strata.models.ragged import pad_tails, relative_lengths
+from strata.schema import ConfigError
 
 if TYPE_CHECKING:
     import torch

@@ -20,9 +20,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strata.config import ConfigError
 from strata.io import atomic_dir
 from strata.models.base import SAMPLE_RATE, Encoder, LayerSpec, ModelFamily, layer_outputs
+from strata.schema import ConfigError
 
 if TYPE_CHECKING:
     import torch

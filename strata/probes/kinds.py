@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from strata.schema import ConfigError
+
 SPLITS = ("train", "dev", "test")
 Rows = Iterable[tuple[str, Any]]  # (split, label or None) per utterance
 
@@ -97,8 +99,6 @@ class VerificationKind(TaskKind):
 
     def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
         if trials == 0:
-            from strata.config import ConfigError
-
             raise ConfigError("dataset", "has no verification trials (a trial list is needed)")
         if task.get("scoring", "cosine") == "projection":
             label = self.label(task)

@@ -189,30 +189,40 @@ def read_task_inputs(data: Path, frames: bool) -> tuple[Columns, Columns | None]
     return read_columns(data / MANIFEST, ("utt_id", "split")), trials
 
 
-def run_job(smk: Any, weighted: bool = False) -> dict[str, Any]:
-    """A probe rule's body: the ``snakemake`` object's inputs, params and outputs in, the metrics
-    out (the weighted sum over ``params.layers``, or the ``layer`` wildcard alone)."""
-    frames = TASK_KINDS[smk.params.task["kind"]].frames
+def probe_job(
+    features: Path,
+    data: Path,
+    task_name: str,
+    task: dict[str, Any],
+    probe: dict[str, Any],
+    outputs: tuple[Path, Path],
+    threads: int = 1,
+    layers: list[str] | None = None,
+    layer: str | None = None,
+) -> dict[str, Any]:
+    """A probe rule's body: the weighted sum over ``layers``, or ``layer`` alone, written to
+    ``outputs`` (metrics, checkpoint); logs the test score with its interval."""
+    frames = TASK_KINDS[task["kind"]].frames
     if frames:  # CTC runs in torch; the rest in numpy
         import torch
 
-        torch.set_num_threads(smk.threads)
+        torch.set_num_threads(threads)
     logging.getLogger(__name__).info(STARTUP, seconds_since_start())
-    manifest, trials = restrict(*read_task_inputs(Path(smk.input.data), frames), smk.params.task)
+    manifest, trials = restrict(*read_task_inputs(data, frames), task)
     common = {
-        "features": Path(smk.input.features),
+        "features": features,
         "manifest": manifest,
         "trials": trials,
-        "task_name": smk.wildcards.task,
-        "task": smk.params.task,
-        "probe": smk.params.probe,
-        "metrics_path": Path(smk.output.metrics),
-        "checkpoint_path": Path(smk.output.checkpoint),
+        "task_name": task_name,
+        "task": task,
+        "probe": probe,
+        "metrics_path": outputs[0],
+        "checkpoint_path": outputs[1],
     }
-    if weighted:
-        m = run_weighted(layers=list(smk.params.layers), **common)
+    if layers is not None:
+        m = run_weighted(layers=layers, **common)
     else:
-        m = run_probe(layer=smk.wildcards.layer, **common)
+        m = run_probe(layer=layer, **common)
     logging.getLogger(__name__).info(
         "test %s = %.4f [%.4f, %.4f], lr %s",
         m["metric"],

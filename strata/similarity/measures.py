@@ -8,48 +8,22 @@ change. Measures that compare one pair at a time say so in :meth:`PairwiseMeasur
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from abc import abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from strata.similarity import linear, on_device
-
-ORTHOGONAL, SCALING, TRANSLATION = "orthogonal transforms", "isotropic scaling", "translation"
-INVERTIBLE = "invertible linear transforms"
-
-
-@dataclass(frozen=True)
-class Properties:
-    """What a measure guarantees, as data (reports and tests read it)."""
-
-    symmetric: bool  # m(X, Y) = m(Y, X)
-    invariant_to: tuple[str, ...]
-    value_range: tuple[float, float]
-    higher_is_similar: bool = True  # False for distances
-    streaming: bool = False  # memory independent of n (consumes minibatches)
-    gpu: bool = False  # computes on a torch device when given one (get_measure's ``device``)
-    reference: str = ""
-
-
-class Measure(ABC):
-    name: str
-    properties: Properties
-
-    @abstractmethod
-    def prepare(self, layers: Sequence[np.ndarray], names: Sequence[str]) -> Any:
-        """Each layer's own statistics, computed once."""
-
-    @abstractmethod
-    def compare(self, a: Any, b: Any | None) -> np.ndarray:
-        """L_A × L_B values (``b`` None: A against itself)."""
-
-    def matrix(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None = None):
-        names = [f"layer {i}" for i in range(len(xs))]
-        a = self.prepare(xs, names)
-        return self.compare(a, None if ys is None else self.prepare(ys, names[: len(ys)]))
+from strata.similarity.base import (  # noqa: F401 - re-exported: the registry's vocabulary
+    INVERTIBLE,
+    ORTHOGONAL,
+    SCALING,
+    TRANSLATION,
+    Measure,
+    Properties,
+)
+from strata.similarity.streaming import MinibatchCKA
 
 
 @dataclass(frozen=True)
@@ -243,18 +217,12 @@ def knn(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
     return out
 
 
-def _streaming_cka():
-    from strata.similarity.streaming import MinibatchCKA
-
-    return MinibatchCKA()
-
-
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in (
         LinearCKA("linear_cka", debiased=False),
         LinearCKA("linear_cka_debiased", debiased=True),
-        _streaming_cka(),
+        MinibatchCKA(),
         RbfCKA(),
         SVCCA(),
         PWCCA(),

@@ -20,13 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from strata.similarity import linear
-from strata.similarity.measures import (
-    ORTHOGONAL,
-    SCALING,
-    TRANSLATION,
-    Measure,
-    Properties,
-)
+from strata.similarity.base import ORTHOGONAL, SCALING, TRANSLATION, Measure, Properties
 from strata.similarity.resampling import Jackknife, block_permutation
 
 Chunk = tuple[list[np.ndarray], list[np.ndarray] | None, np.ndarray]  # A, B (None: A), owners

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from strata.config import ConfigError
 from strata.io import atomic_dir, read_json, write_json
 from strata.provenance import sha256_file
+from strata.schema import ConfigError
 from strata.training import SUMMARY
 
 SUMS = "SHA256SUMS"

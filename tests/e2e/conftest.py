@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from strata.bench_dag import job_counts
+from strata.benchmarks.dag import job_counts
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

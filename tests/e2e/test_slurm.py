@@ -1,7 +1,7 @@
 """The workflow on a real single-node SLURM cluster, through ``--profile profiles/slurm``.
 
 The cluster (munge, slurmctld, slurmd) runs from a temp folder for this module and is stopped
-by PID afterwards (:mod:`strata.slurm_cluster`). A probe group shares one allocation; a job
+by PID afterwards (:mod:`strata.benchmarks.cluster`). A probe group shares one allocation; a job
 cancelled mid-run is retried; a job that keeps failing is reported with its SLURM log.
 """
 
@@ -18,7 +18,7 @@ import yaml
 from artifacts import assert_same_results, jobs_named, metadata, results
 from conftest import ROOT, snakemake_argv, tiny_config
 
-from strata import slurm_cluster
+from strata.benchmarks import cluster as slurm_cluster
 
 pytestmark = [
     pytest.mark.e2e,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from strata.bench_dag import job_counts
+from strata.benchmarks.dag import job_counts
 from strata.config import ConfigError
 from strata.models import layer_specs
 from strata.models.hf import KNOWN_HUB_CONFIGS

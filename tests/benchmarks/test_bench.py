@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata.bench import merge_sections, probe_overhead, summarise_benchmarks
+from strata.benchmarks.bench import merge_sections, probe_overhead, summarise_benchmarks
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -56,7 +56,7 @@ def test_merge_sections_replaces_same_titled_sections_and_keeps_the_rest():
 
 
 def test_similarity_bench_measures_agreement_and_streams_small_sizes():
-    from strata.bench_similarity import exact_matrix, streaming_worker
+    from strata.benchmarks.similarity import exact_matrix, streaming_worker
     from strata.similarity.linear import gram_flops
 
     row = exact_matrix(n=300, d=16, layers=3, sample=4)
@@ -99,7 +99,7 @@ localrule all:
 
 
 def test_bench_dag_reads_a_dry_run_and_makes_its_outputs(tmp_path):
-    from strata.bench_dag import fake_outputs, job_counts, planned_outputs
+    from strata.benchmarks.dag import fake_outputs, job_counts, planned_outputs
 
     assert job_counts(DRY_RUN) == {"prepare_model": 1, "train_probe": 1, "all": 1, "total": 3}
     assert job_counts("Nothing to be done.") == {}
@@ -114,7 +114,7 @@ def test_bench_dag_standins_resolve_as_the_hf_cache_and_state_dicts(tmp_path):
     import yaml
     from huggingface_hub import snapshot_download
 
-    from strata.bench_dag import make_standins
+    from strata.benchmarks.dag import make_standins
 
     commit = "c1423ed94bb01d80a3f5ce5bc39f6026a0f4828c"
     hf = {"family": "hf_transformers", "init": "pretrained"}

@@ -116,7 +116,7 @@ def streaming_worker(n: int, d: int, layers: int, batch: int) -> dict[str, Any]:
 
 def streaming_rss(n: int, d: int = 1024, layers: int = 25, batch: int = 1024) -> dict:
     code = (
-        "import json, sys; from strata.bench_similarity import streaming_worker; "
+        "import json, sys; from strata.benchmarks.similarity import streaming_worker; "
         f"print(json.dumps(streaming_worker({n}, {d}, {layers}, {batch})))"
     )
     proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

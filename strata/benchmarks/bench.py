@@ -2,8 +2,8 @@
 
 DAG timings come from Snakemake's own ``benchmark:`` files, so they measure each job as it
 really runs (process start and imports included); extraction ones from
-:mod:`strata.bench_extraction`; the paper grid's planning overhead from :mod:`strata.bench_dag`;
-probe jobs on SLURM, grouped and not, from :mod:`strata.bench_slurm`.
+:mod:`strata.benchmarks.extraction`; the paper grid's planning overhead from :mod:`strata.benchmarks.dag`;
+probe jobs on SLURM, grouped and not, from :mod:`strata.benchmarks.slurm`.
 Nothing here asserts anything.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def summarise_benchmarks(bench_dir: Path) -> pd.DataFrame:
@@ -190,7 +190,7 @@ def dag_section(cores: int, workdir: Path | None = None, wall: float | None = No
 
 def paper_dag_section(repeats: int = 3) -> list[str]:
     """Planning overhead of the paper grid: its dry run and its up-to-date no-op."""
-    from strata.bench_dag import GOAL_S, measure
+    from strata.benchmarks.dag import GOAL_S, measure
 
     m = measure(repeats=repeats)
     jobs = m["jobs"]
@@ -231,7 +231,7 @@ def paper_dag_section(repeats: int = 3) -> list[str]:
 def overhead_section(audio_seconds: float) -> list[str]:
     import torch
 
-    from strata.bench_extraction import ECAPA, WAVLM_BASE, overhead, synth_corpus
+    from strata.benchmarks.extraction import ECAPA, WAVLM_BASE, overhead, synth_corpus
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         root = Path(tmp) / "corpus"
@@ -255,7 +255,7 @@ def overhead_section(audio_seconds: float) -> list[str]:
 
 
 def frames_section(frame_seconds: list[float]) -> list[str]:
-    from strata.bench_extraction import frame_level_rss
+    from strata.benchmarks.extraction import frame_level_rss
 
     with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
         memory = {f"{s / 3600:.2f} h": frame_level_rss(s, Path(tmp)) for s in frame_seconds}
@@ -272,7 +272,7 @@ def frames_section(frame_seconds: list[float]) -> list[str]:
 
 
 def similarity_section(stream_frames: list[int]) -> list[str]:
-    from strata.bench_similarity import exact_matrix, streaming_rss
+    from strata.benchmarks.similarity import exact_matrix, streaming_rss
 
     exact = exact_matrix()
     streams = {f"n = {n:,} frames": streaming_rss(n) for n in stream_frames}
@@ -326,7 +326,7 @@ def merge_sections(old: str, new: list[str]) -> str:
         if title not in titles:
             titles.insert(titles.index(previous) + 1 if previous else len(titles), title)
         previous = title
-    header = ["# Benchmarks", "", "Written by `make bench` (`python -m strata.bench`).", ""]
+    header = ["# Benchmarks", "", "Written by `make bench` (`python -m strata.benchmarks`).", ""]
     body = [(fresh.get(t) or kept[t]) for t in titles]
     lines = header + [line for section in body for line in [*_trimmed(section), ""]]
     return "\n".join(lines)
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     if "paper-dag" not in args.skip:
         sections += paper_dag_section()
     if "slurm" not in args.skip:
-        from strata.bench_slurm import slurm_section
+        from strata.benchmarks.slurm import slurm_section
 
         sections += slurm_section(stamp())
     if "overhead" not in args.skip:
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     if "similarity" not in args.skip:
         sections += similarity_section(args.stream_frames)
     if "scale" not in args.skip:
-        from strata.bench_scale import projection_section, scale_section
+        from strata.benchmarks.scale import projection_section, scale_section
 
         sections += scale_section(stamp(), args.scale_hours, args.scale_buffer_mb)
         sections += projection_section(stamp(), ROOT)

@@ -1,6 +1,6 @@
 """Probe jobs on SLURM, grouped (profiles/slurm) against one allocation per job (make bench).
 
-On the private single-node cluster of :mod:`strata.slurm_cluster`, configs/smoke.yaml is run
+On the private single-node cluster of :mod:`strata.benchmarks.cluster`, configs/smoke.yaml is run
 through ``--profile profiles/slurm`` up to its features; then its probe jobs are forced to run
 again twice, with ``group-components`` as the profile sets it and with ``probes=1`` (each job in
 its own allocation, as without grouping). Each run's wall time per probe job is set beside the
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata import slurm_cluster
+from strata.benchmarks import cluster as slurm_cluster
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROBE_RULES = ("train_probe", "train_weighted_probe")  # the grouped ones (smoke has no CTC task)
 
 

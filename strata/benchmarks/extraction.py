@@ -130,7 +130,7 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
 
 def frame_level_rss(seconds: float, workdir: Path) -> dict:
     """Peak RSS (MB) and wall time of a frame-level WavLM Base extraction, in a fresh process."""
-    cmd = [sys.executable, "-m", "strata.bench_extraction", str(seconds), str(workdir)]
+    cmd = [sys.executable, "-m", "strata.benchmarks.extraction", str(seconds), str(workdir)]
     start = time.perf_counter()
     result = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start

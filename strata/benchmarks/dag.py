@@ -36,7 +36,7 @@ import yaml
 
 from strata.models.hf import KNOWN_HUB_CONFIGS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "configs" / "paper.yaml"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 GOAL_S = 5.0
