@@ -37,10 +37,12 @@ def librispeech(root: Path) -> Path:
 
 
 def voxceleb1(root: Path) -> Path:
-    """6 speakers × 4 utterances; the iden split; a trial list over the last 2 speakers."""
-    lines, utts = [], {}
+    """6 speakers × 4 utterances; the iden split; a trial list over the last 2 speakers, who are
+    the verification test speakers (``Set`` column of ``vox1_meta.csv``), the rest ``dev``."""
+    lines, utts, meta = [], {}, ["VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet"]
     for s in range(6):
         speaker = f"id1{s:04d}"
+        meta.append(f"{speaker}\tName_{s}\t{'mf'[s % 2]}\tIreland\t{'test' if s >= 4 else 'dev'}")
         for i in range(4):
             rel = f"{speaker}/vid{i % 2}/{i:05d}.wav"
             tone(root / "wav" / rel, 0.5, 150 + 40 * s + i)
@@ -50,6 +52,7 @@ def voxceleb1(root: Path) -> Path:
     a, b = utts["id10004"], utts["id10005"]
     trials = [f"1 {a[0]} {a[1]}", f"1 {b[0]} {b[2]}", f"0 {a[0]} {b[0]}", f"0 {a[3]} {b[1]}"]
     (root / "veri_test2.txt").write_text("\n".join(trials) + "\n")
+    (root / "vox1_meta.csv").write_text("\n".join(meta) + "\n")
     return root
 
 
@@ -65,9 +68,14 @@ def speech_commands(root: Path, test_root: Path | None = None) -> Path:
     (root / "validation_list.txt").write_text("\n".join(validation) + "\n")
     (root / "testing_list.txt").write_text("\n".join(testing) + "\n")
     tone(root / "_background_noise_" / "white_noise.wav", 3.0, 50)
-    if test_root is not None:
-        for label in ["yes", "no", "_unknown_", "_silence_"]:
-            tone(test_root / label / f"dddd4444_nohash_{label.strip('_')}.wav", 1.0, 900)
+    if test_root is not None:  # named as in the test archive: _unknown_ files keep their word
+        for rel in [
+            "yes/dddd4444_nohash_0",
+            "no/dddd4444_nohash_0",
+            "_unknown_/bed_dddd4444_nohash_0",
+            "_silence_/0",
+        ]:
+            tone(test_root / f"{rel}.wav", 1.0, 900)
     return root
 
 

@@ -6,7 +6,9 @@ commands keep their word as ``keyword``; every other word is ``_unknown_``; ``_s
 are 1 s windows cut from the background noise at fixed offsets (written under ``out_dir``).
 Train is what neither list names; dev is ``validation_list.txt``; test is the separate
 ``speech_commands_test_set_v0.01`` archive (``test_root``: one folder per class, ``_silence_``
-and ``_unknown_`` included), as SUPERB does, or ``testing_list.txt`` when it is not given.
+and ``_unknown_`` included), as SUPERB does, or ``testing_list.txt`` when it is not given. The
+archive names its files ``{command}/{speaker}_nohash_{n}.wav``,
+``_unknown_/{word}_{speaker}_nohash_{n}.wav`` and ``_silence_/{n}.wav``.
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ def _label(word: str) -> str:
 
 
 def _row(path: Path, root: Path, split: str) -> dict[str, Any]:
-    word = path.parent.name
+    word, stem = path.parent.name, path.stem
+    if word == "_unknown_":  # the test archive's _unknown_/{word}_{speaker}_nohash_{n}.wav
+        word, _, stem = stem.partition("_")
     return {
         "utt_id": f"{split}/{path.relative_to(root).with_suffix('')}",
         "path": str(path.resolve()),
         "word": word,
         "keyword": _label(word),
-        "speaker": path.stem.split("_nohash_")[0],
+        # The test archive's _silence_/{n}.wav clips have no speaker, like the cut ones.
+        "speaker": stem.split("_nohash_")[0] if "_nohash_" in stem else "none",
         "split": split,
     }
 
