@@ -9,6 +9,10 @@ APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvo
 # cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
 APT_TEST := chromium munge slurmctld slurmd slurm-client
 
+# Test-only references whose declared dependencies would add ~15 packages (whisper, accelerate,
+# umap...) that their model code, all the tests import, does not need: installed without them.
+REFERENCES := s3prl==0.4.18 wespeaker-unofficial==0.0.2
+
 .PHONY: setup voices run train test test-fast bench plan lint fmt dag clean
 
 # Install missing Debian packages when root; otherwise print the exact command and stop.
@@ -28,6 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(REFERENCES)
 	touch $@
 
 setup: $(VENV)/.installed

@@ -6,6 +6,7 @@ from strata.datasets.listing import audio_files
 from strata.models.twins import twin_of
 from strata.plan.jobs import Planner
 from strata.plan.resources import minutes
+from strata.plugins import file_stem
 from strata.training import shipped
 
 
@@ -16,7 +17,7 @@ wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_]*",
     task="[A-Za-z][A-Za-z0-9_]*",
     layer="(?!weighted/)[A-Za-z0-9_]+",  # not the weighted-sum probe's folder
-    measure="[a-z_]+",
+    measure="[A-Za-z0-9_.]+",  # a registered name, or an import path with . for :
     level="utterance|frame",
 
 
@@ -198,9 +199,13 @@ def similarity_tables():
     """Every (pair, level, measure) table; the frame level only for pairs with frame layers."""
     dataset = config["similarity"]["dataset"]
     return [
-        f"results/similarity/{a}/{b}/{dataset}/{level}/{measure}.parquet"
+        f"results/similarity/{a}/{b}/{dataset}/{level}/{file_stem(measure)}.parquet"
         for a, b, level, measure in STUDY.similarity_jobs()
     ]
+
+
+# File stem → the configured measure (a registered name, or your own by import path).
+MEASURE_OF = {file_stem(m): m for m in config["similarity"]["measures"]}
 
 
 def frames_slice(wildcards):

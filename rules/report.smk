@@ -30,9 +30,7 @@ rule report:
         ),
         figures=report(
             directory("results/report/figures"),
-            patterns=figure_patterns(
-                config["similarity"]["levels"], config["similarity"]["measures"]
-            ),
+            patterns=figure_patterns(config["similarity"]["levels"], list(MEASURE_OF)),
             caption="../docs/report/figures.rst",
             category=figure_category,
             subcategory=figure_subcategory,

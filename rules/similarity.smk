@@ -29,6 +29,7 @@ rule layer_similarity:
         layers_a=lambda wildcards: layers_at(wildcards.model_a, wildcards.level),
         layers_b=lambda wildcards: layers_at(wildcards.model_b, wildcards.level),
         controls=config["similarity"]["controls"],
+        measure=lambda wildcards: MEASURE_OF[wildcards.measure],
         frames=frames_slice,
         device=lookup(dpath="similarity/device", within=config, default="auto"),
     script:

@@ -114,10 +114,10 @@ def task_labels(config: Mapping[str, Any]) -> None:
 
 def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
     from strata.corpus.plan import plan_from_config
-    from strata.datasets.registry import DATASET_KINDS
+    from strata.datasets.registry import dataset_kind
     from strata.probes.kinds import TASK_KINDS
 
-    kind, recipe = TASK_KINDS[task["kind"]], DATASET_KINDS[dataset["kind"]]
+    kind, recipe = TASK_KINDS[task["kind"]], dataset_kind(dataset["kind"])
     split = task.get("split", "split")
     if dataset["kind"] == "embedded":
         plan = plan_from_config(dataset)
@@ -139,13 +139,9 @@ def _check_task_labels(task: Mapping[str, Any], dataset: Mapping[str, Any]) -> N
     if split != "split":
         _check_manifest_column(dataset["path"], split, "split")
     has_trials = recipe.trials if recipe.trials is not None else "trials" in dataset
-    if kind.name == "verification" and not has_trials:
+    if kind.has_trials and not has_trials:
         raise ConfigError("dataset", f"a {dataset['kind']} dataset has no verification trials")
-    label = (
-        kind.label(task)
-        if kind.name != "verification" or task.get("scoring") == "projection"
-        else None
-    )
+    label = kind.checked_label(task)
     if label is None:
         return
     if recipe.labels is None:

@@ -14,7 +14,7 @@ with rule_logging(smk.log, smk.rule) as log:
         dir_a=Path(smk.input.a),
         dir_b=Path(smk.input.b),
         layers=(smk.params.layers_a, smk.params.layers_b),
-        measure=smk.wildcards.measure,
+        measure=smk.params.measure,
         level=smk.wildcards.level,
         out=Path(smk.output[0]),
         controls=dict(smk.params.controls),

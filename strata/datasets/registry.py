@@ -2,15 +2,18 @@
 
 Light on purpose: the Snakefile reads what each kind labels (and whether it has verification
 trials) at parse time; the builders load lazily. A new corpus is one module with a
-``prepare_*`` function and one entry here (plus its definition in the schema).
+``prepare_*`` function and one entry here (plus its definition in the schema); or, without
+touching the package, a :class:`DatasetKind` of your own named by import path in the config
+(``kind: my_pkg.corpora:TOY``; docs/extending.md).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from strata.plugins import is_import_path, load_object
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,26 @@ DATASET_KINDS: dict[str, DatasetKind] = {
 }
 
 
+def dataset_kind(name: str) -> DatasetKind:
+    """The registered kind, or the :class:`DatasetKind` an import path names (which must say
+    its label columns and whether it writes trials: the DAG is checked before it builds)."""
+    if is_import_path(name):
+        kind = load_object(name, "dataset kind")
+        if not isinstance(kind, DatasetKind):
+            raise TypeError(f"dataset kind {name!r} is not a strata.datasets.DatasetKind")
+        if kind.labels is None or kind.trials is None:
+            raise TypeError(f"dataset kind {name!r} must declare its labels and trials")
+        return kind
+    try:
+        return DATASET_KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset kind {name!r}; known: {sorted(DATASET_KINDS)}") from None
+
+
 def prepare_dataset(cfg: dict[str, Any], out_dir: Path, threads: int = 1):
     """Build ``out_dir`` for a dataset config, atomically (complete or absent)."""
     from strata.io import atomic_dir
 
-    kind = DATASET_KINDS.get(cfg["kind"])
-    if kind is None:
-        raise KeyError(f"unknown dataset kind {cfg['kind']!r}; known: {sorted(DATASET_KINDS)}")
-    module, function = kind.builder.split(":")
-    builder = getattr(importlib.import_module(module), function)
+    builder = load_object(dataset_kind(cfg["kind"]).builder, f"dataset kind {cfg['kind']!r}")
     with atomic_dir(out_dir) as tmp:
         return builder(cfg, tmp, threads)

@@ -1,4 +1,6 @@
-"""Name → model family. Adding a family is one module and one line here."""
+"""Name → model family. Adding a family is one module and one line here; or, without touching
+the package, name your own :class:`ModelFamily` subclass by import path in the config
+(``family: my_pkg.encoders:MyFamily``; docs/extending.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import importlib
 from typing import Any
 
 from strata.models.base import LayerSpec, ModelFamily
+from strata.plugins import is_import_path, load_object
 
 # Lazy "module:Class" references keep torch out of Snakefile parse time.
 FAMILIES: dict[str, str] = {
@@ -17,7 +20,12 @@ FAMILIES: dict[str, str] = {
 
 
 def get_family(name: str) -> ModelFamily:
-    """Instantiate the family registered under ``name``."""
+    """Instantiate the family registered under ``name``, or the class an import path names."""
+    if is_import_path(name):
+        family = load_object(name, "model family")
+        if not (isinstance(family, type) and issubclass(family, ModelFamily)):
+            raise TypeError(f"model family {name!r} is not a strata.models.base.ModelFamily class")
+        return family()
     try:
         target = FAMILIES[name]
     except KeyError:

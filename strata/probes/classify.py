@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from strata.features.shards import read_utterance_vectors
 from strata.probes.linear import best_lr, logits, train_linear_probe
 from strata.probes.metrics import Estimate, ProbeOutcome, accuracy, bootstrap
 from strata.probes.tasks import SPLITS, Columns, classification_data
@@ -21,6 +22,12 @@ def test_accuracy(predicted: np.ndarray, y: np.ndarray, probe: dict) -> tuple[Es
         accuracy(correct), utterances, probe["bootstrap"], probe["confidence"], probe["seed"]
     )
     return test, float(np.bincount(y).max() / len(y))
+
+
+def fit_layer(path, manifest: Columns, trials, task: dict[str, Any], probe: dict) -> ProbeOutcome:
+    """The classification kind's single-layer fitting: the shard's pooled rows."""
+    ids, x = read_utterance_vectors(path)
+    return fit_classification(x, ids, manifest, task, probe)
 
 
 def fit_classification(

@@ -1,8 +1,12 @@
-"""Task kinds (a registry): what a probe predicts, how it is scored, what it needs.
+"""Task kinds (a registry): what a probe predicts, how it is fitted and scored, what it needs,
+and which of the report's contrasts read it. One entry per kind owns all of that, so a new kind
+is its module (a :class:`TaskKind` subclass and its fitting functions), its line in
+:data:`TASK_KINDS` and its name in the config schema's enum (docs/extending.md).
 
 Light on purpose (no torch, no pandas): the Snakefile checks every task against its dataset at
-parse time with :meth:`check` (on the embedded corpus's plan; the header of a user's table), and
-the probe runs the same label checks on the real manifest.
+parse time with :meth:`TaskKind.check` (on the embedded corpus's plan; the header of a user's
+table), and the probe runs the same label checks on the real manifest. Fitting is named by
+import path (``fit_layer``, ``fit_weighted``) and imported only when a probe runs.
 
 =====================  ===========  ========  =======================================
 kind                   metric       better    input
@@ -19,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from strata.plugins import load_object
 from strata.schema import ConfigError
 
 SPLITS = ("train", "dev", "test")
@@ -47,9 +52,29 @@ class TaskKind:
     # Float32 copies of the probed rows a pooled-row probe holds at its peak (memory planning):
     # 1.33 measured for the weighted sum of 20,000 x 13 x 768 (docs/scale.md).
     memory_copies: float = 1.5
+    # Fitting, by import path: one layer's shard (path, manifest, trials, task, probe), and the
+    # weighted sum of layers (features dir, layers, manifest, trials, task, probe); each returns
+    # a strata.probes.metrics.ProbeOutcome.
+    fit_layer: str = "strata.probes.classify:fit_layer"
+    fit_weighted: str = "strata.probes.weighted:fit_weighted"
+    has_trials: bool = False  # scored on the dataset's trial list, not on labelled utterances
+    layer_profile: str | None = None  # what the report's layer-profile claims call its content
 
     def label(self, task: Mapping[str, Any]) -> str | None:
         return task.get("label", self.default_label)
+
+    def checked_label(self, task: Mapping[str, Any]) -> str | None:
+        """The label column the dataset must have for this task (None: it needs none)."""
+        return self.label(task)
+
+    def report_group(self, task: Mapping[str, Any]) -> str | None:
+        """Which side of the report's speaker-vs-content contrasts a task is on, if any."""
+        return {"speaker": "speaker", "keyword": "content"}.get(self.label(task) or "")
+
+    def fitter(self, weighted: bool = False) -> Any:
+        """The fitting function (imported now)."""
+        path = self.fit_weighted if weighted else self.fit_layer
+        return load_object(path, f"task kind {self.name!r} fitting")
 
     def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
         """Raise ValueError when the dataset cannot give this task: ``columns`` maps a label
@@ -96,6 +121,15 @@ class VerificationKind(TaskKind):
     projection trained to classify the training speakers; EER (and minDCF)."""
 
     memory_copies: float = 3.0  # every utterance kept for the trials, besides the split rows
+    fit_layer: str = "strata.probes.verify:fit_layer"
+    has_trials: bool = True
+
+    def checked_label(self, task: Mapping[str, Any]) -> str | None:
+        """Trials carry the truth; a projection also trains on the speaker labels."""
+        return self.label(task) if task.get("scoring", "cosine") == "projection" else None
+
+    def report_group(self, task: Mapping[str, Any]) -> str | None:
+        return "speaker"
 
     def check(self, columns: Mapping[str, list], trials: int | None, task: Mapping[str, Any]):
         if trials == 0:
@@ -113,6 +147,13 @@ class VerificationKind(TaskKind):
 @dataclass(frozen=True)
 class PhonemeKind(TaskKind):
     """A linear CTC head on every frame of a layer; greedy decoding; phone error rate."""
+
+    fit_layer: str = "strata.probes.phonemes:fit_layer"
+    fit_weighted: str = "strata.probes.phonemes:fit_weighted_layers"
+    layer_profile: str | None = "phones"
+
+    def report_group(self, task: Mapping[str, Any]) -> str | None:
+        return "content"
 
     def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
         found = _labelled_splits(rows)

@@ -387,6 +387,16 @@ def fit_phonemes(frames_path, manifest: pd.DataFrame, task: dict[str, Any], prob
     return _fit(source, index.ids, manifest, task, probe, width=None)[0]
 
 
+def fit_layer(frames_path, manifest: pd.DataFrame, trials, task: dict[str, Any], probe: dict):
+    """The phoneme-recognition kind's single-layer fitting (no trials)."""
+    return fit_phonemes(frames_path, manifest, task, probe)
+
+
+def fit_weighted_layers(features, layers, manifest, trials, task, probe) -> ProbeOutcome:
+    """The kind's weighted-sum fitting (no trials)."""
+    return fit_weighted_phonemes(features, layers, manifest, task, probe)
+
+
 def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutcome:
     """The weighted sum of ``layers`` (all frame-level, one frame rate) under a CTC head."""
     fix_malloc_mmap_threshold()

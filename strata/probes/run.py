@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from strata.features.shards import read_shard_metadata, read_utterance_vectors, shard_path
+from strata.features.shards import read_shard_metadata, shard_path
 from strata.io import (
     MANIFEST,
     TRIAL_COLUMNS,
@@ -46,20 +46,7 @@ def fit(
         level = "features.level: frame" if kind.frames else "the extractor"
         raise FileNotFoundError(f"{path} is missing ({task['kind']} needs it: {level})")
     meta = read_shard_metadata(path)
-    if kind.name == "phoneme_recognition":
-        from strata.probes.phonemes import fit_phonemes
-
-        return fit_phonemes(path, manifest, task, probe), meta
-    ids, x = read_utterance_vectors(path)
-    if kind.name == "verification":
-        from strata.probes.verify import fit_verification
-
-        if trials is None:
-            raise ValueError("verification needs the dataset's trials.parquet")
-        return fit_verification(x, ids, manifest, trials, task, probe), meta
-    from strata.probes.classify import fit_classification
-
-    return fit_classification(x, ids, manifest, task, probe), meta
+    return kind.fitter()(path, manifest, trials, task, probe), meta
 
 
 def _plain(value: float) -> float | None:
@@ -139,10 +126,8 @@ def run_weighted(
     checkpoint_path: Path,
 ) -> dict[str, Any]:
     """The weighted-sum probe over ``layers``; its row sits after the model's last layer."""
-    from strata.probes.weighted import fit_weighted
-
     kind = TASK_KINDS[task["kind"]]
-    outcome = fit_weighted(features, layers, manifest, trials, task, probe)
+    outcome = kind.fitter(weighted=True)(features, layers, manifest, trials, task, probe)
     meta = read_shard_metadata(
         shard_path(features, layers[0], "frame" if kind.frames else "utterance")
     )

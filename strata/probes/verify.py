@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from strata.features.shards import read_utterance_vectors
 from strata.probes.linear import best_lr, project, train_linear_probe
 from strata.probes.metrics import DCF, ProbeOutcome, bootstrap, eer, eer_and_min_dcf
 from strata.probes.tasks import Columns, classification_data, split_column_of
@@ -95,6 +96,14 @@ class Trials:
 
     def dev_eer(self, embedded: np.ndarray) -> float:
         return eer_and_min_dcf(*self.scores(embedded, "dev"))[0] if self.has_dev else np.nan
+
+
+def fit_layer(path, manifest: Columns, trials, task: dict[str, Any], probe: dict) -> ProbeOutcome:
+    """The verification kind's single-layer fitting: the shard's pooled rows, on the trials."""
+    if trials is None:
+        raise ValueError("verification needs the dataset's trials.parquet")
+    ids, x = read_utterance_vectors(path)
+    return fit_verification(x, ids, manifest, trials, task, probe)
 
 
 def fit_verification(

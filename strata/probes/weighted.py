@@ -60,15 +60,13 @@ def fit_weighted(
     task: dict[str, Any],
     probe: dict,
 ) -> ProbeOutcome:
+    """The weighted sum of pooled rows: classification, or a speaker projection scored on the
+    trials (kinds with ``has_trials``)."""
     kind = TASK_KINDS[task["kind"]]
-    if kind.frames:
-        from strata.probes.phonemes import fit_weighted_phonemes
-
-        return fit_weighted_phonemes(features, layers, manifest, task, probe)
     ids, by_layer = read_layers(features, layers)
     arrays = [x.astype(np.float32, copy=False) for x in by_layer.values()]
     del by_layer  # the list holds the only reference: _by_split can let layers go
-    verification = kind.name == "verification"
+    verification = kind.has_trials
     # Row numbers stand in for the features: every layer is split by the same rows.
     rows = np.arange(len(ids))
     if verification:

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
+from strata.plugins import file_stem
 from strata.report.contrasts import paper_contrasts
 from strata.report.figures import (
     cross_model_lines,
@@ -115,7 +116,7 @@ def similarity_figures(
         titles = [f"{a} × {b}"] + [
             f"control: {c.attrs['model_a']} × {c.attrs['model_b']}" for c in shown[1:]
         ]
-        stem = f"{level}_{measure}_{a}__{b}"
+        stem = f"{level}_{file_stem(measure)}_{a}__{b}"
         png = _save(similarity_panels(shown, titles), figure_dir / f"{stem}.png", source)
         heatmaps.append({"title": title, "png": png, "controls": titles[1:]})
         if a != b and measure == first_measure:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from strata.probes.kinds import TASK_KINDS
+
 ROLES = {"masked_prediction": "speech_ssl", "dino": "speaker_ssl", "aam_softmax": "supervised"}
 SPEAKER_ROLES = ("speaker_ssl", "supervised")
 REPRODUCED, WITHIN_NOISE, NOT_REPRODUCED, UNTESTED = (
@@ -70,13 +72,12 @@ def roles_of(
 
 def task_groups(tasks: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     """Speaker tasks (speaker classification, verification) and content tasks (phones,
-    keywords), by kind and label."""
+    keywords), as each task's kind says (:meth:`TaskKind.report_group`)."""
     groups: dict[str, list[str]] = {"speaker": [], "content": []}
     for name, task in tasks.items():
-        if task["kind"] == "verification" or task.get("label") == "speaker":
-            groups["speaker"].append(name)
-        elif task["kind"] == "phoneme_recognition" or task.get("label") == "keyword":
-            groups["content"].append(name)
+        group = TASK_KINDS[task["kind"]].report_group(task)
+        if group is not None:
+            groups[group].append(name)
     return groups
 
 
@@ -231,7 +232,11 @@ def paper_contrasts(
         if control != model:
             claim = f"{model} learned: it beats its random init {control} on its own tasks"
             verdicts.append(_compare(claim, tables, own, [model], [control]))
-    phones = [t for t, s in tasks.items() if s["kind"] == "phoneme_recognition" and t in tables]
+    phones = [
+        t
+        for t, s in tasks.items()
+        if TASK_KINDS[s["kind"]].layer_profile == "phones" and t in tables
+    ]
     for model, role in roles.items():
         for task in phones:
             verdicts.append(phone_profile(tables[task], model, role))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from strata.plugins import is_import_path, load_object
 from strata.similarity import linear, on_device
 from strata.similarity.base import (  # noqa: F401 - re-exported: the registry's vocabulary
     INVERTIBLE,
@@ -233,7 +234,14 @@ MEASURES: dict[str, Measure] = {
 
 
 def get_measure(name: str, device: str | None = None) -> Measure:
-    """The registered measure; on torch ``device`` when it can compute there (``gpu``)."""
+    """The registered measure, or the :class:`Measure` (instance or class) an import path
+    names; on torch ``device`` when it can compute there (``gpu``)."""
+    if is_import_path(name):
+        measure = load_object(name, "similarity measure")
+        measure = measure() if isinstance(measure, type) else measure
+        if not isinstance(measure, Measure):
+            raise TypeError(f"similarity measure {name!r} is not a strata Measure")
+        return measure
     try:
         measure = MEASURES[name]
     except KeyError:

@@ -272,6 +272,66 @@ def test_an_added_model_runs_its_jobs_and_its_new_pairs(dag_run):
     }
 
 
+def similarity_jobs(config: dict, levels=("utterance", "frame")) -> int:
+    """Similarity tables the DAG plans: every unordered pair (self-pairs too) per level."""
+    n = len(models_of(config))
+    return n * (n + 1) // 2 * len(levels) * len(config["similarity"]["measures"])
+
+
+def test_a_similarity_control_change_reruns_only_similarity(dag_run):
+    config = dag_run.copy_config()
+    config["similarity"]["controls"]["permutations"] += 1
+    assert dag_run.planned_jobs(config) == {
+        "layer_similarity": similarity_jobs(config),
+        "report": 1,
+    }
+
+
+def test_a_frame_sampling_change_reruns_only_frame_level_similarity(dag_run):
+    config = dag_run.copy_config()
+    config["similarity"]["frames"]["seed"] += 1
+    assert dag_run.planned_jobs(config) == {
+        "layer_similarity": similarity_jobs(config, ["frame"]),
+        "report": 1,
+    }
+
+
+def test_a_feature_change_reruns_extraction_and_everything_reading_it(dag_run):
+    config = dag_run.copy_config()
+    config["features"]["batch_seconds"] = 16
+    models = len(models_of(config))
+    assert dag_run.planned_jobs(config) == {
+        "extract_features": models,
+        **probe_jobs(config),
+        "summarise_probes": len(config["tasks"]),
+        "layer_similarity": similarity_jobs(config),
+        "report": 1,
+    }
+    # Whether frame shards are kept afterwards does not change what they hold: no job.
+    config = dag_run.copy_config()
+    config["features"]["keep_frames"] = False
+    assert dag_run.planned_jobs(config) == {}
+
+
+def test_an_embedded_corpus_change_reruns_what_reads_the_corpus(dag_run):
+    """The corpus is regenerated; the trained model (trained on it here) retrains; the
+    random-init and pretrained models' cards do not depend on it."""
+    config = dag_run.copy_config()
+    config["datasets"]["embedded"]["trials_per_speaker"] += 1
+    models = models_of(config)
+    trained = [m for m in config["models"] if config["models"][m]["init"] == "trained"]
+    assert dag_run.planned_jobs(config) == {
+        "prepare_dataset": 1,
+        "train_model": len(trained),
+        "prepare_model": len(trained),
+        "extract_features": len(models),
+        **probe_jobs(config),
+        "summarise_probes": len(config["tasks"]),
+        "layer_similarity": similarity_jobs(config),
+        "report": 1,
+    }
+
+
 def test_bad_config_fails_at_parse_time_naming_the_key(dag_run):
     config = dag_run.copy_config()
     config["probe"]["learning_rate"] = 0.1

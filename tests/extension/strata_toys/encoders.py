@@ -1,0 +1,69 @@
+"""A toy encoder family: 20 ms frames of the waveform through two fixed random projections.
+
+Config: ``{family: strata_toys.encoders:ProjectionFamily, init: random, seed: 0,
+config: {dim: 16}}``. The weights are drawn from the seed and saved, so the card hashes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from strata.models.base import Encoder, LayerSpec, ModelFamily, batch_for, layer_outputs
+
+HOP = 320  # samples per frame at 16 kHz: 50 frames per second
+WEIGHTS = "projections.safetensors"
+
+
+class ProjectionFamily(ModelFamily):
+    name = "toy_projection"
+
+    def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
+        dim = cfg.get("config", {}).get("dim", 16)
+        return [LayerSpec("frames", 16_000 / HOP, dim), LayerSpec("mixed", 16_000 / HOP, dim)]
+
+    def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
+        import torch
+        from safetensors.torch import save_file
+
+        dim = cfg.get("config", {}).get("dim", 16)
+        generator = torch.Generator().manual_seed(cfg["seed"])
+        weights = {
+            "frames": torch.randn(HOP, dim, generator=generator) / HOP**0.5,
+            "mixed": torch.randn(dim, dim, generator=generator) / dim**0.5,
+        }
+        path = Path(out_dir) / WEIGHTS
+        save_file(weights, path)
+        return path
+
+    def weight_files(self, checkpoint: Path) -> list[Path]:
+        return [checkpoint]
+
+    def load(self, cfg: dict[str, Any], checkpoint: Path) -> Encoder:
+        from safetensors.torch import load_file
+
+        return ProjectionEncoder(load_file(checkpoint), self.layer_specs(cfg))
+
+
+class ProjectionEncoder(Encoder):
+    def __init__(self, weights: dict[str, Any], layers: list[LayerSpec]) -> None:
+        import torch
+
+        self.module = torch.nn.ParameterDict(
+            {k: torch.nn.Parameter(v, requires_grad=False) for k, v in weights.items()}
+        )
+        self.layers = layers
+
+    def to(self, device) -> ProjectionEncoder:
+        self.module.to(device)
+        return self
+
+    def __call__(self, waves, lengths):
+        import torch
+
+        waves, lengths = batch_for(self.module, waves, lengths)
+        steps = waves.shape[1] // HOP
+        frames = waves[:, : steps * HOP].reshape(len(waves), steps, HOP)
+        first = torch.log1p((frames @ self.module["frames"]).abs())
+        second = torch.tanh(first @ self.module["mixed"])
+        return layer_outputs(self.layers, [first, second], (lengths // HOP).clamp(min=1))
