@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch  # here already: the kill watches the training state, and waits for nothing
 import yaml
-from artifacts import assert_same_results
-from conftest import snakemake_argv, tiny_config
+from artifacts import assert_same_results, content
+from conftest import ROOT, snakemake_argv, tiny_config
+
+from strata.io import read_json
+from strata.training.loop import STATE
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +35,7 @@ STAGES = (
     "summarise_probes",
     "report",
 )
+EPOCHS = 8  # a training run's: short ones, so the kill lands between two of them
 # Where these stages' jobs write before their output is complete: killed only once they have.
 HALF_WRITTEN = {
     "prepare_dataset": "results/data/.embedded.*.tmp/*",
@@ -90,3 +97,70 @@ def test_a_run_killed_in_every_stage_resumes_to_the_same_results(tiny_run, tmp_p
     assert finish.wait() == 0, out[-3000:]
     assert not list((tmp_path / "results").rglob(".*.tmp")), "a killed job's temp files remain"
     assert_same_results(tiny_run.workdir, tmp_path)
+
+
+def training_config() -> dict:
+    """The tiny study plus a tiny ECAPA trained for eight short epochs on its corpus."""
+    config = tiny_config()
+    default = yaml.safe_load((ROOT / "config.yaml").read_text())["models"]
+    ecapa = default["ecapa_aam"]
+    ecapa["config"].update(channels=[16, 16, 16, 16, 48], lin_neurons=16)
+    ecapa["train"].update(epochs=EPOCHS, batch_size=8, dataset="embedded")
+    config["models"] = {"ecapa": ecapa}
+    config["training"] = {"checkpoints": "train"}
+    return config
+
+
+def trained(workdir: Path, data_from: Path, kill_after_epoch: int | None = None) -> Path:
+    """``results/trained/ecapa`` through Snakemake; with ``kill_after_epoch``, the run (every
+    process of it) is SIGKILLed once that epoch's resumable state is saved, then run again."""
+    (workdir / "results").mkdir(parents=True)
+    shutil.copytree(data_from / "results/data", workdir / "results/data")  # no re-synthesis
+    (workdir / "config.yaml").write_text(yaml.safe_dump(training_config()))
+    target = "results/trained/ecapa"
+    if kill_after_epoch is not None:
+        state = workdir / "results/trained/.resume/ecapa" / STATE
+        proc = snakemake(workdir, target, stdout=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline:
+            if state.exists() and epoch_of(state) >= kill_after_epoch:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        assert proc.wait() != 0, "the run ended before it could be killed"
+        assert not (workdir / target).exists()  # nothing half-written where the output goes
+        assert snakemake(workdir, "--unlock", stdout=subprocess.DEVNULL).wait() == 0
+    finish = snakemake(workdir, target, stdout=subprocess.PIPE, text=True)
+    log = finish.stdout.read()
+    assert finish.wait() == 0, log[-3000:]
+    return workdir / target
+
+
+def epoch_of(state: Path) -> int:
+    try:
+        return torch.load(state, map_location="cpu", weights_only=True)["epoch"]
+    except (RuntimeError, EOFError, OSError):  # being replaced this instant
+        return 0
+
+
+def test_a_training_job_killed_mid_run_resumes_to_the_same_weights(tiny_run, tmp_path):
+    alone = trained(tmp_path / "alone", tiny_run.workdir)
+    resumed = trained(tmp_path / "killed", tiny_run.workdir, kill_after_epoch=2)
+    summary = read_json(resumed / "training.json")
+    assert summary["epochs"] == EPOCHS
+    assert summary["steps"] == read_json(alone / "training.json")["steps"]
+    log = (resumed.parents[2] / "logs/train_model/ecapa.log").read_text()
+    resumed_after = re.search(r"resuming from \S+ after epoch (\d+)\n", log)
+    assert resumed_after and 2 <= int(resumed_after[1]) < EPOCHS, log[-2000:]
+    # The same weights, bit for bit, and the same losses step by step (timings aside).
+    weights = sorted(p.relative_to(alone) for p in (alone / "checkpoint").rglob("*") if p.is_file())
+    assert weights and weights == sorted(
+        p.relative_to(resumed) for p in (resumed / "checkpoint").rglob("*") if p.is_file()
+    )
+    for path in weights:
+        assert content(alone / path) == content(resumed / path), path
+    losses = [
+        pd.read_parquet(d / "losses.parquet").drop(columns="seconds") for d in (alone, resumed)
+    ]
+    pd.testing.assert_frame_equal(*losses)
+    assert not (resumed.parent / ".resume/ecapa").exists()  # the state goes with success

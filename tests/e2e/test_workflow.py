@@ -134,8 +134,14 @@ def test_report_states_the_contrasts_and_draws_the_training_losses(dag_run):
     section = page[page.index('id="contrasts"') : page.index('id="training"')]
     rows = re.findall(r"<tr><td>([^<]+)</td><td><strong>([^<]+)</strong></td>", section)
     claims = dict(rows)
+    # The trained ECAPA against its random init, on the tables the page is built from: better
+    # on speaker ID at the layer best on dev, but with overlapping intervals (and none on ASV:
+    # two test-trial speakers), so the report may not call it reproduced, nor refuted.
+    sid = summary(dag_run, "speaker_id")
+    aam, init = best_layer_score(sid, "ecapa_aam"), best_layer_score(sid, "ecapa_random")
+    assert aam["test"] >= init["test"] and aam["ci_low"] <= init["ci_high"]
     claim = "ecapa_aam learned: it beats its random init ecapa_random on its own tasks"
-    assert claims[claim] in {"reproduced", "within noise", "not reproduced"}
+    assert claims[claim] == "within noise"
     assert 'alt="training losses"' in page
     figure = dag_run.workdir / "results/report/figures/training_losses.png"
     assert figure.read_bytes().startswith(b"\x89PNG")
@@ -207,6 +213,44 @@ def test_every_task_kind_yields_its_metric_with_intervals(dag_run):
     # Phone recognition reads frame-level layers only.
     phones = summary(dag_run, "phones")
     assert "embedding" not in set(phones.layer) and "lstm_1" in set(phones.layer)
+
+
+def redecoded_per(run, model: str, layer: str) -> float:
+    """The test PER of a saved CTC probe, decoded here from its frame shard (standardise by the
+    saved statistics, the linear head, best path) and scored by torchaudio's edit distance."""
+    import torch
+    from torchaudio.functional import edit_distance
+
+    from strata.probes.checkpoint import read_probe
+
+    root = run.workdir / "results"
+    state = read_probe(root / f"probes/{model}/embedded/phones/{layer}/probe.safetensors")
+    ids, frames = read_shard(root / f"frames/{model}/embedded/{layer}.frames.parquet")
+    manifest = read_manifest(root / "data/embedded/manifest.parquet").set_index("utt_id")
+    x = (torch.from_numpy(frames) - state["front.mean_0"]) / state["front.std_0"]
+    best = (x @ torch.from_numpy(state["head.weight"]).T + state["head.bias"]).argmax(-1)
+    ids = np.array(ids)
+    errors = phones = 0
+    for utt in manifest.index[manifest["split"] == "test"]:
+        path = best[torch.from_numpy(ids == utt)].tolist()
+        merged = [t for i, t in enumerate(path) if t != 0 and (i == 0 or t != path[i - 1])]
+        reference = list(manifest.loc[utt, "phones"])
+        errors += edit_distance([state["vocab"][t - 1] for t in merged], reference)
+        phones += len(reference)
+    return errors / phones
+
+
+def test_phone_and_keyword_probes_score_what_their_predictions_score(dag_run):
+    phones = summary(dag_run, "phones")
+    for model in ("ge2e", "wavlm_random"):
+        chosen = best_layer_score(phones, model, higher_is_better=False)
+        assert chosen["test"] == pytest.approx(redecoded_per(dag_run, model, chosen["layer"]))
+    assert (phones["chance"] == 1.0).all()  # an empty transcript deletes every phone
+    # Keywords (4 words, balanced test): GE2E's LSTMs carry them well above the best constant
+    # guess at the layer best on dev, the interval clear of it.
+    keyword = summary(dag_run, "keyword")
+    chosen = best_layer_score(keyword, "ge2e")
+    assert chosen["ci_low"] > chosen["chance"] + 0.2, chosen
 
 
 def test_report_shows_all_models_tasks_and_pairs(dag_run):
@@ -317,7 +361,7 @@ def test_an_embedded_corpus_change_reruns_what_reads_the_corpus(dag_run):
     """The corpus is regenerated; the trained model (trained on it here) retrains; the
     random-init and pretrained models' cards do not depend on it."""
     config = dag_run.copy_config()
-    config["datasets"]["embedded"]["trials_per_speaker"] += 1
+    config["datasets"]["embedded"]["trials_per_speaker"] += 2  # half target, half not
     models = models_of(config)
     trained = [m for m in config["models"] if config["models"][m]["init"] == "trained"]
     assert dag_run.planned_jobs(config) == {
@@ -353,10 +397,11 @@ def assert_identifies_speakers(table: pd.DataFrame) -> None:
     assert best_layer_score(table, "ge2e")["ci_low"] > chance
 
 
-def best_layer_score(table: pd.DataFrame, model: str) -> pd.Series:
+def best_layer_score(table: pd.DataFrame, model: str, higher_is_better=True) -> pd.Series:
     """The model's score as the report gives it: the test score of the layer best on dev."""
     rows = table[(table.model == model) & (table.layer != "weighted_sum")]
-    return rows.sort_values(["dev", "layer_index"], ascending=[False, True]).iloc[0]
+    order = [not higher_is_better, True]
+    return rows.sort_values(["dev", "layer_index"], ascending=order).iloc[0]
 
 
 def test_user_manifest_dataset_runs_the_same_analysis(dag_run, tmp_path):

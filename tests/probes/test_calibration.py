@@ -58,4 +58,5 @@ def test_clustered_eer_interval_covers_the_population_eer(tau):
         if tau > 0.5 and seed < 100:  # strong speaker effects, trials as if independent
             naive.append(bootstrap(statistic, np.arange(len(scores)), 300, CONFIDENCE, seed))
     assert 0.93 <= covered(estimates, truth) <= 0.97
-    assert not naive or covered(naive, truth) < 0.9  # the old interval undercovers
+    if tau > 0.5:  # strong speaker effects: the old interval (trials as if independent) undercovers
+        assert covered(naive, truth) < 0.9
