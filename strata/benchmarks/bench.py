@@ -2,8 +2,9 @@
 
 DAG timings come from Snakemake's own ``benchmark:`` files, so they measure each job as it
 really runs (process start and imports included); extraction ones from
-:mod:`strata.benchmarks.extraction`; the paper grid's planning overhead from :mod:`strata.benchmarks.dag`;
-probe jobs on SLURM, grouped and not, from :mod:`strata.benchmarks.slurm`.
+:mod:`strata.benchmarks.extraction`; the paper grid's planning overhead from
+:mod:`strata.benchmarks.dag`; probe jobs on SLURM, grouped and not, from
+:mod:`strata.benchmarks.slurm`.
 Nothing here asserts anything.
 """
 
