@@ -53,7 +53,7 @@ rule train_frame_weighted_probe:
         probe=probe_slice,
         layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
     script:
-        "../workflow_scripts/train_weighted_probe.py"
+        "../workflow_scripts/train_probe.py"
 
 
 use rule train_frame_probe as train_probe with:

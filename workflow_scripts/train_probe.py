@@ -1,4 +1,6 @@
-"""Rules train_probe and train_frame_probe: a probe on one layer of one model for one task."""
+"""Rules train_probe and train_frame_probe (one layer: the ``layer`` wildcard), and
+train_weighted_probe and train_frame_weighted_probe (the weighted sum of ``params.layers``):
+one model, one task."""
 
 from pathlib import Path
 
@@ -8,6 +10,7 @@ from strata.probes.run import probe_job
 from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
+weighted = hasattr(smk.params, "layers")  # a Namedlist: its names are attributes
 with rule_logging(smk.log, smk.rule):
     probe_job(
         features=Path(smk.input.features),
@@ -17,5 +20,6 @@ with rule_logging(smk.log, smk.rule):
         probe=smk.params.probe,
         outputs=(Path(smk.output.metrics), Path(smk.output.checkpoint)),
         threads=smk.threads,
-        layer=smk.wildcards.layer,
+        layers=list(smk.params.layers) if weighted else None,
+        layer=None if weighted else smk.wildcards.layer,
     )
