@@ -206,6 +206,19 @@ def similarity_tables():
 
 # File stem → the configured measure (a registered name, or your own by import path).
 MEASURE_OF = {file_stem(m): m for m in config["similarity"]["measures"]}
+if len(MEASURE_OF) != len(config["similarity"]["measures"]):
+    raise ValueError("similarity.measures: two measures share a file name (. for :)")
+
+
+def similarity_gpus(wildcards):
+    """One GPU for a job whose measure computes on one (Properties.gpu), unless
+    similarity.device is cpu; none for the others (a profile's GPU partition runs them too).
+    """
+    from strata.similarity.measures import get_measure
+
+    device = lookup(dpath="similarity/device", within=config, default="auto")
+    measure = get_measure(MEASURE_OF[wildcards.measure])
+    return int(measure.properties.gpu and device != "cpu")
 
 
 def frames_slice(wildcards):

@@ -25,6 +25,7 @@ rule layer_similarity:
     resources:
         mem_mb=lambda wildcards: _mem_mb(similarity_estimate(wildcards), 4000),
         runtime=lambda wildcards: _runtime(similarity_estimate(wildcards), 60),
+        gpu=similarity_gpus,
     params:
         layers_a=lambda wildcards: layers_at(wildcards.model_a, wildcards.level),
         layers_b=lambda wildcards: layers_at(wildcards.model_b, wildcards.level),

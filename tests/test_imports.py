@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from strata.plugins import is_import_path
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "strata"
 
@@ -18,7 +20,8 @@ def module_name(path: Path) -> str:
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
     """The strata modules a file imports anywhere in it (``from a import b`` names a.b when b
-    is a module); ``if TYPE_CHECKING:`` blocks are skipped (they never run)."""
+    is a module), or names by import path (``"strata.x:f"``, loaded by a registry when used);
+    ``if TYPE_CHECKING:`` blocks are skipped (they never run)."""
     tree = ast.parse(path.read_text())
     skipped = {
         id(node)
@@ -35,6 +38,8 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+        elif isinstance(node, ast.Constant) and is_import_path(str(node.value)):
+            found.add(str(node.value).split(":")[0])  # code a registry loads by name, later
     return {name for name in found if name in modules} - {module_name(path)}
 
 
@@ -87,9 +92,10 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-def test_lazy_imports_count():
+def test_lazy_imports_and_import_paths_count():
     edges = graph()
     assert "strata.probes.verify" in edges["strata.probes.weighted"]  # imported in a function
+    assert "strata.probes.phonemes" in edges["strata.probes.kinds"]  # a kind's fitting, by path
 
 
 def test_the_package_has_no_import_cycles():

@@ -71,10 +71,13 @@ def test_slurm_settings_are_the_slurm_profiles():
     assert "mem_mb" not in written["set-resources"]["extract_features"]
     # Rules that compute on a GPU go where extraction goes, one GPU each.
     per_rule = written["set-resources"]
-    on_gpu = {"train_frame_probe", "train_frame_weighted_probe", "layer_similarity"}
-    for rule in on_gpu | {"train_model"}:
+    on_gpu = {"train_frame_probe", "train_frame_weighted_probe", "train_model"}
+    for rule in on_gpu | {"layer_similarity"}:
         assert per_rule[rule]["slurm_partition"] == per_rule["extract_features"]["slurm_partition"]
+    for rule in on_gpu:
         assert args.set_resources[rule]["gpu"].value == 1, rule
+    # similarity asks for a GPU job by job, where its measure uses one (tests/test_snakefile.py)
+    assert "gpu" not in per_rule["layer_similarity"]
     # and the grouped (utterance-level) probes stay on the default partition
     assert not {"train_probe", "train_weighted_probe"} & set(args.set_resources)
 

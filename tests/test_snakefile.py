@@ -183,3 +183,15 @@ def test_frame_level_probes_are_rules_of_their_own_outside_the_probe_group(tmp_p
     alone = set(re.findall(r"^rule (\w+):", out, re.M))
     assert grouped == {"train_probe", "train_weighted_probe"}
     assert {"train_frame_probe", "train_frame_weighted_probe"} <= alone - grouped
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_a_similarity_job_asks_for_a_gpu_only_where_its_measure_uses_one(device, tmp_path):
+    config = one_model_one_task()
+    config["similarity"].update(measures=["linear_cka", "rbf_cka"], device=device)
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = dry_run(tmp_path, "--configfile", str(path))
+    jobs = re.findall(r"/(\w+)\.parquet\n(?:.*\n)*?\s+resources: .*?gpu=(\d)", out)
+    gpus = {measure: int(n) for measure, n in jobs}
+    assert gpus == {"linear_cka": int(device == "auto"), "rbf_cka": 0}

@@ -9,6 +9,7 @@ from strata._lazy import lazy_exports
 
 _EXPORTS = {
     "DATASET_KINDS": "strata.datasets.registry",
+    "DatasetKind": "strata.datasets.registry",
     "prepare_dataset": "strata.datasets.registry",
     "check_audio": "strata.datasets.common",
     "inspect_audio": "strata.datasets.common",

@@ -93,8 +93,11 @@ class Planner:
                 longest_frames(size, rate),
             )
             return Estimate(mem, r.ctc_probe_seconds(frames, dims, epochs, lrs))
-        n, copies = size.total_utterances, TASK_KINDS[spec["kind"]].memory_copies
-        mem = r.utterance_probe_mb(n, dims, copies)
+        kind, n = TASK_KINDS[spec["kind"]], size.total_utterances
+        if len(layers) == 1:
+            mem = r.utterance_probe_mb(n, dims, kind.layer_memory_copies)
+        else:
+            mem = r.utterance_probe_mb(n, dims, kind.memory_copies, r.WEIGHTED_TRANSIENT_COPIES)
         return Estimate(mem, r.linear_probe_seconds(n, dims, epochs, lrs))
 
     def similarity(self, a: str, b: str, level: str) -> Estimate | None:

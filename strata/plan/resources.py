@@ -23,6 +23,7 @@ BATCH_COPIES = 3  # a padded batch, its standardised copy and the autograd's sav
 # says (TaskKind.memory_copies), similarity about 3 (raw and centred rows, a jackknife
 # subset; 20,000 x 13 x 768 a side measured 3.9x with the Gram blocks counted below).
 UTTERANCE_COPIES = 3
+WEIGHTED_TRANSIENT_COPIES = 3  # one layer read (float16 -> float32) and split, at its peak
 GRAM_BLOCKS_MB = 1000  # linear CKA keeps up to this many bytes of Gram blocks per side
 
 # Wall seconds per unit of work on the reference machine (2 cores; docs/benchmarks.md).
@@ -52,9 +53,13 @@ def ctc_probe_mb(
     return _mb(TORCH_MB * MIB + CTC_FIXED_MB * MIB + held + parquet + batch + moments)
 
 
-def utterance_probe_mb(utterances: int, dims: Sequence[int], copies: float) -> int:
-    """A pooled-row probe: ``copies`` of every utterance's float32 vectors in memory."""
-    return _mb(PYTHON_MB * MIB + utterances * sum(dims) * 4 * copies)
+def utterance_probe_mb(
+    utterances: int, dims: Sequence[int], copies: float, transient: float = 0.0
+) -> int:
+    """A pooled-row probe: ``copies`` of every utterance's float32 vectors in memory, and
+    ``transient`` copies of the widest layer while it is read and split (weighted sums)."""
+    held = utterances * (sum(dims) * copies + max(dims) * transient) * 4
+    return _mb(PYTHON_MB * MIB + held)
 
 
 def similarity_mb(rows: int, dims_a: Sequence[int], dims_b: Sequence[int]) -> int:

@@ -19,27 +19,13 @@ phoneme_recognition    per          lower     every frame of a frame-level layer
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from strata.plugins import load_object
+from strata.probes.labels import SPLITS, Rows, check_classes, labelled_splits
 from strata.schema import ConfigError
-
-SPLITS = ("train", "dev", "test")
-Rows = Iterable[tuple[str, Any]]  # (split, label or None) per utterance
-
-
-def _labelled_splits(rows: Rows, splits: tuple[str, ...] = SPLITS) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = {split: [] for split in splits}
-    for split, value in rows:
-        if split in found and value is not None and not _empty(value):
-            found[split].append(value)
-    return found
-
-
-def _empty(value: Any) -> bool:
-    return hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0
 
 
 @dataclass(frozen=True)
@@ -49,9 +35,12 @@ class TaskKind:
     higher_is_better: bool
     frames: bool  # needs every frame (level: frame), not pooled rows
     default_label: str | None
-    # Float32 copies of the probed rows a pooled-row probe holds at its peak (memory planning):
-    # 1.33 measured for the weighted sum of 20,000 x 13 x 768 (docs/scale.md).
+    # Float32 copies of the probed rows a pooled-row probe holds at its peak (memory planning;
+    # docs/scale.md): the weighted sum of every layer (1.33 measured on 20,000 x 13 x 768, plus
+    # a few copies of one layer while it is read and split), and a single layer's probe (4.7
+    # measured on 60,000 x 1,024: the split copies, the standardised ones, the minibatches).
     memory_copies: float = 1.5
+    layer_memory_copies: float = 5.0
     # Fitting, by import path: one layer's shard (path, manifest, trials, task, probe), and the
     # weighted sum of layers (features dir, layers, manifest, trials, task, probe); each returns
     # a strata.probes.metrics.ProbeOutcome.
@@ -95,24 +84,14 @@ class ClassificationKind(TaskKind):
 
     min_classes: int = 2
 
-    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
-        """Raise ValueError naming the split and classes when the task cannot be trained and
-        scored (a dev/test class unseen in train included)."""
+    def checked_label(self, task: Mapping[str, Any]) -> str | None:
         label = self.label(task)
-        classes = {s: set(values) for s, values in _labelled_splits(rows).items()}
-        for split in SPLITS:
-            if not classes[split]:
-                raise ValueError(f"label {label!r}: no labelled utterances in split {split!r}")
-            unseen = sorted(map(str, classes[split] - classes["train"]))
-            if unseen:
-                raise ValueError(
-                    f"label {label!r}: {split} classes absent from train: {unseen[:5]}"
-                )
-        if len(classes["train"]) < self.min_classes:
-            raise ValueError(
-                f"label {label!r}: {len(classes['train'])} class in train; "
-                f"classification needs at least {self.min_classes}"
-            )
+        if label is None:
+            raise ConfigError("label", f"a {self.name} task names the column it predicts")
+        return label
+
+    def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
+        check_classes(rows, self.label(task), self.min_classes)
 
 
 @dataclass(frozen=True)
@@ -121,7 +100,9 @@ class VerificationKind(TaskKind):
     projection trained to classify the training speakers; EER (and minDCF)."""
 
     memory_copies: float = 3.0  # every utterance kept for the trials, besides the split rows
+    layer_memory_copies: float = 8.0  # measured 7.8: float64 copies for the cosine scores
     fit_layer: str = "strata.probes.verify:fit_layer"
+    fit_weighted: str = "strata.probes.weighted:fit_weighted_trials"
     has_trials: bool = True
 
     def checked_label(self, task: Mapping[str, Any]) -> str | None:
@@ -156,7 +137,7 @@ class PhonemeKind(TaskKind):
         return "content"
 
     def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
-        found = _labelled_splits(rows)
+        found = labelled_splits(rows)
         for split in SPLITS:
             if not found[split]:
                 raise ValueError(f"label {self.label(task)!r}: no phone sequences in {split!r}")

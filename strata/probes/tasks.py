@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from strata.probes.kinds import SPLITS, TASK_KINDS
+from strata.probes.labels import SPLITS, check_classes
 
 # A manifest or trial table as columns of values. A pandas DataFrame is one; probe jobs read
 # Parquet into plain lists, as importing pandas would cost them half a second each.
@@ -97,7 +97,7 @@ def classification_data(
     used = [
         i for i, (s, v) in enumerate(zip(splits, values, strict=True)) if s in SPLITS and present(v)
     ]
-    TASK_KINDS["classification"].check_labels(((splits[i], values[i]) for i in used), task)
+    check_classes(((splits[i], values[i]) for i in used), label)
     classes = sorted({values[i] for i in used if splits[i] == "train"})
     index = {c: i for i, c in enumerate(classes)}
     data = ClassificationData({}, {}, {}, [str(c) for c in classes])

@@ -20,7 +20,6 @@ import numpy as np
 
 from strata.features.shards import read_layers
 from strata.probes.classify import test_accuracy
-from strata.probes.kinds import TASK_KINDS
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome
 from strata.probes.nets import WeightedSum, train
@@ -59,14 +58,13 @@ def fit_weighted(
     trials: Columns | None,
     task: dict[str, Any],
     probe: dict,
+    verification: bool = False,
 ) -> ProbeOutcome:
-    """The weighted sum of pooled rows: classification, or a speaker projection scored on the
-    trials (kinds with ``has_trials``)."""
-    kind = TASK_KINDS[task["kind"]]
+    """The weighted sum of pooled rows: classification, or (``verification``) a speaker
+    projection scored on the trials."""
     ids, by_layer = read_layers(features, layers)
     arrays = [x.astype(np.float32, copy=False) for x in by_layer.values()]
     del by_layer  # the list holds the only reference: _by_split can let layers go
-    verification = kind.has_trials
     # Row numbers stand in for the features: every layer is split by the same rows.
     rows = np.arange(len(ids))
     if verification:
@@ -111,3 +109,11 @@ def fit_weighted(
     return ProbeOutcome(
         "accuracy", estimate, chance, True, result.accuracy, lr, dev_by_lr, n, extra, state
     )
+
+
+def fit_weighted_trials(features, layers, manifest, trials, task, probe) -> ProbeOutcome:
+    """Verification's weighted sum: a projection trained on the training speakers, scored on
+    the dataset's trials."""
+    if trials is None:
+        raise ValueError("verification needs the dataset's trials.parquet")
+    return fit_weighted(features, layers, manifest, trials, task, probe, verification=True)

@@ -42,14 +42,15 @@ def toy_config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def toy_run(tmp_path_factory) -> Run:
+def toy_run(tmp_path_factory):
     package = str(ROOT / "tests" / "extension")
-    os.environ["PYTHONPATH"] = os.pathsep.join([package, os.environ.get("PYTHONPATH", "")])
-    workdir = tmp_path_factory.mktemp("toys")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(toy_config()))
-    run = Run(workdir, toy_config())
-    run.snakemake()
-    return run
+    with pytest.MonkeyPatch.context() as env:  # for this module's runs only
+        env.setenv("PYTHONPATH", os.pathsep.join([package, os.environ.get("PYTHONPATH", "")]))
+        workdir = tmp_path_factory.mktemp("toys")
+        (workdir / "config.yaml").write_text(yaml.safe_dump(toy_config()))
+        run = Run(workdir, toy_config())
+        run.snakemake()
+        yield run
 
 
 def test_the_own_corpus_is_prepared_in_the_real_layout(toy_run):
