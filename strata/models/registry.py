@@ -4,7 +4,6 @@ the package, name your own :class:`ModelFamily` subclass by import path in the c
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from strata.models.base import LayerSpec, ModelFamily
@@ -31,8 +30,7 @@ def get_family(name: str) -> ModelFamily:
     except KeyError:
         known = ", ".join(sorted(FAMILIES))
         raise KeyError(f"unknown model family {name!r}; known families: {known}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return load_object(target, f"model family {name!r}")()
 
 
 def layer_specs(model_cfg: dict[str, Any]) -> list[LayerSpec]:

@@ -61,6 +61,18 @@ def centre_layers(layers: Sequence[np.ndarray], names: Sequence[str]) -> Layers:
     return Layers(data, list(names), np.array(row_sq), np.array(k_ones))
 
 
+def block_pairs(n: int, block: int = BLOCK_ROWS) -> list[tuple[int, int, int, int, float]]:
+    """Row blocks I ≤ J of ``n`` rows as (i0, i1, j0, j1, weight): an off-diagonal block
+    counts twice (K_JI = K_IJᵀ), so the sums over them cover the whole Gram."""
+    edges = list(range(0, n, block)) + [n]
+    spans = list(zip(edges[:-1], edges[1:], strict=True))
+    return [
+        (i0, i1, j0, j1, 1.0 if j0 == i0 else 2.0)
+        for k, (i0, i1) in enumerate(spans)
+        for j0, j1 in spans[k:]
+    ]
+
+
 def block_inner_products(
     a: Layers,
     b: Layers | None,
@@ -71,30 +83,27 @@ def block_inner_products(
     """Σ over Gram entries of K_a·K_b for every pair, and of K_a², K_b² (``b`` None: A with
     itself). ``zero_diagonal`` drops i = j terms (K̃ of the unbiased estimator);
     ``keep_blocks`` keeps A's blocks on ``a`` (within :data:`KEEP_BLOCKS_BYTES`)."""
-    edges = list(range(0, a.n, block)) + [a.n]
-    spans = list(zip(edges[:-1], edges[1:], strict=True))
+    pairs = block_pairs(a.n, block)
     side_b = a if b is None else b
     cross = np.zeros((len(a.data), len(side_b.data)))
     sq_a, sq_b = np.zeros(len(a.data)), np.zeros(len(side_b.data))
     buffers = _Buffers(block)
-    cells = sum((i1 - i0) * (j1 - j0) for k, (i0, i1) in enumerate(spans) for j0, j1 in spans[k:])
+    cells = sum((i1 - i0) * (j1 - j0) for i0, i1, j0, j1, _ in pairs)
     keep = keep_blocks and b is not None and 8 * cells * len(a.data) <= KEEP_BLOCKS_BYTES
-    for i, (i0, i1) in enumerate(spans):
-        for j0, j1 in spans[i:]:
-            weight = 1.0 if j0 == i0 else 2.0  # K_JI = K_IJᵀ: off-diagonal blocks count twice
-            key = (i0, i1, j0, j1, zero_diagonal)
-            grams_a = a.blocks.get(key)
-            if grams_a is None:
-                grams_a = buffers.grams(a, key[:4], zero_diagonal, "a")
-                if keep:
-                    a.blocks[key] = grams_a = grams_a.copy()
-            if b is None:
-                cross += weight * (grams_a @ grams_a.T)  # SYRK
-                continue
-            grams_b = buffers.grams(b, (i0, i1, j0, j1), zero_diagonal, "b")
-            cross += weight * (grams_a @ grams_b.T)
-            sq_a += weight * np.einsum("ij,ij->i", grams_a, grams_a)
-            sq_b += weight * np.einsum("ij,ij->i", grams_b, grams_b)
+    for i0, i1, j0, j1, weight in pairs:
+        key = (i0, i1, j0, j1, zero_diagonal)
+        grams_a = a.blocks.get(key)
+        if grams_a is None:
+            grams_a = buffers.grams(a, key[:4], zero_diagonal, "a")
+            if keep:
+                a.blocks[key] = grams_a = grams_a.copy()
+        if b is None:
+            cross += weight * (grams_a @ grams_a.T)  # SYRK
+            continue
+        grams_b = buffers.grams(b, (i0, i1, j0, j1), zero_diagonal, "b")
+        cross += weight * (grams_a @ grams_b.T)
+        sq_a += weight * np.einsum("ij,ij->i", grams_a, grams_a)
+        sq_b += weight * np.einsum("ij,ij->i", grams_b, grams_b)
     if b is None:
         sq_a = sq_b = np.diag(cross).copy()
     return cross, sq_a, sq_b

@@ -51,10 +51,8 @@ class LinearCKA(Measure):
         return linear.centre_layers(layers, names)
 
     def compare(self, a, b):
-        if self.device is None:
-            return linear.linear_cka_matrix(a, b, self.debiased)
-        products = on_device.products(self.device)
-        return linear.linear_cka_matrix(a, b, self.debiased, products=products)
+        on = linear.numpy_products if self.device is None else on_device.products(self.device)
+        return linear.linear_cka_matrix(a, b, self.debiased, products=on)
 
 
 class PairwiseMeasure(Measure):

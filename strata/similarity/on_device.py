@@ -9,18 +9,16 @@ compared again (a permutation null shuffles only the other side) is not sent twi
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from strata.similarity.linear import BLOCK_ROWS, Layers
+from strata.similarity.linear import BLOCK_ROWS, Layers, block_pairs
 
 
 def products(device: str):
     """:func:`linear.numpy_products`' counterpart on ``device`` (for ``linear_cka_matrix``)."""
-
-    def on(a: Layers, b: Layers | None, path: str, zero_diagonal: bool):
-        return inner_products(a, b, path, zero_diagonal and path == "gram", device)
-
-    return on
+    return partial(inner_products, device=device)
 
 
 def _tensors(layers: Layers, device: str) -> list:
@@ -49,9 +47,7 @@ def inner_products(
 def _gram(xa: list, xb: list, zero_diagonal: bool, block: int = BLOCK_ROWS):
     import torch
 
-    n, device = len(xa[0]), xa[0].device
-    edges = list(range(0, n, block)) + [n]
-    spans = list(zip(edges[:-1], edges[1:], strict=True))
+    device = xa[0].device
     cross = torch.zeros(len(xa), len(xb), dtype=torch.float64, device=device)
     sq_a = torch.zeros(len(xa), dtype=torch.float64, device=device)
     sq_b = torch.zeros(len(xb), dtype=torch.float64, device=device)
@@ -62,14 +58,12 @@ def _gram(xa: list, xb: list, zero_diagonal: bool, block: int = BLOCK_ROWS):
             stack.diagonal(dim1=1, dim2=2).zero_()
         return stack.reshape(len(xs), -1).double()
 
-    for i, (i0, i1) in enumerate(spans):
-        for j0, j1 in spans[i:]:
-            weight = 1.0 if j0 == i0 else 2.0  # K_JI = K_IJᵀ: off-diagonal blocks count twice
-            ga = grams(xa, i0, i1, j0, j1)
-            gb = ga if xb is xa else grams(xb, i0, i1, j0, j1)
-            cross += weight * (ga @ gb.T)
-            sq_a += weight * (ga * ga).sum(dim=1)
-            sq_b += weight * (gb * gb).sum(dim=1)
+    for i0, i1, j0, j1, weight in block_pairs(len(xa[0]), block):
+        ga = grams(xa, i0, i1, j0, j1)
+        gb = ga if xb is xa else grams(xb, i0, i1, j0, j1)
+        cross += weight * (ga @ gb.T)
+        sq_a += weight * (ga * ga).sum(dim=1)
+        sq_b += weight * (gb * gb).sum(dim=1)
     return cross, sq_a, sq_b
 
 
@@ -78,12 +72,11 @@ def _features(xa: list, xb: list):
     import torch
 
     stacked = torch.cat([x.double() for x in xa], dim=1)
-    edges = np.cumsum([0] + [x.shape[1] for x in xa])
+    widths = [x.shape[1] for x in xa]
     cross = torch.empty(len(xa), len(xb), dtype=torch.float64, device=stacked.device)
     for j, y in enumerate(xb):
         per_unit = ((stacked.T @ y.double()) ** 2).sum(dim=1)
-        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-            cross[i, j] = per_unit[lo:hi].sum()
+        cross[:, j] = torch.stack([part.sum() for part in per_unit.split(widths)])
 
     def own(xs):
         return torch.stack([torch.linalg.matrix_norm(x.double().T @ x.double()) ** 2 for x in xs])
