@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from strata.datasets.listing import audio_files
+from strata.models.seeds import member_roles, seed_member
 from strata.models.twins import twin_of
 from strata.plan.jobs import Planner
 from strata.plan.resources import minutes
@@ -21,8 +22,9 @@ wildcard_constraints:
     level="utterance|frame",
 
 
-# The configured models, each random twin right after its model, and their layers; the
-# planner sizes each data-dependent job from what it reads (strata.plan).
+# The configured models (a seeded one as its members, <name>_s<seed>), each random twin right
+# after its model, and their layers; the planner sizes each data-dependent job from what it
+# reads (strata.plan).
 PLANNER = Planner(config)
 STUDY = PLANNER.study
 MODELS = STUDY.models
@@ -120,9 +122,12 @@ def training_data_of(wildcards):
 
 
 def _target_model(wildcards):
-    """The trained model whose layer a second masked-prediction iteration clusters, or None."""
+    """The trained model whose layer a second masked-prediction iteration clusters (a seeded
+    source: its member of this model's seed), or None."""
     source = train_slice(wildcards).get("targets", {}).get("source", "mfcc")
-    return None if source == "mfcc" else source
+    if source == "mfcc":
+        return None
+    return seed_member(source, MODELS[wildcards.model]["seed"], MODELS)
 
 
 def target_model_of(wildcards):
@@ -150,8 +155,9 @@ def trained_checkpoint_of(wildcards):
 
 
 def model_roles():
-    """The configured ``role`` of each model that has one (for the report only)."""
-    return {m: spec["role"] for m, spec in config["models"].items() if "role" in spec}
+    """The configured ``role`` of each model that has one, and of each of its seed members (for
+    the report only)."""
+    return member_roles(config["models"])
 
 
 def model_controls():
@@ -183,6 +189,23 @@ def probe_summaries():
     return {
         task: f"results/probes/summary/{spec['dataset']}/{task}.parquet"
         for task, spec in config["tasks"].items()
+    }
+
+
+def probe_units():
+    """Every probe's per-unit test outcomes (the report's paired comparisons)."""
+    return [
+        f"results/probes/{model}/{spec['dataset']}/{task}/{layer}/test_units.parquet"
+        for task, spec in config["tasks"].items()
+        for model in MODELS
+        for layer in [*probe_layers_of(model, task), "weighted"]
+    ]
+
+
+def resampling_slice():
+    """The probe block's bootstrap settings, which the report's paired comparisons reuse."""
+    return {key: config["probe"][key] for key in ("confidence", "seed")} | {
+        "resamples": config["probe"]["bootstrap"]
     }
 
 

@@ -1,6 +1,7 @@
 # Frame-level tasks' probes (CTC: hours each at scale, on a GPU when there is one) and the
 # utterance-level tasks' (minutes, CPUs, grouped) are separate rules with the same code and
-# outputs, so a profile can send the first to a GPU partition.
+# outputs, so a profile can send the first to a GPU partition. Each probe also writes its
+# per-unit test outcomes (test_units.parquet), for paired comparisons between probes.
 rule train_frame_probe:
     input:
         features=probe_features_of,
@@ -8,6 +9,7 @@ rule train_frame_probe:
     output:
         metrics="results/probes/{model}/{dataset}/{task}/{layer}/metrics.json",
         checkpoint="results/probes/{model}/{dataset}/{task}/{layer}/probe.safetensors",
+        units="results/probes/{model}/{dataset}/{task}/{layer}/test_units.parquet",
     log:
         "logs/train_frame_probe/{model}/{dataset}/{task}/{layer}.log",
     benchmark:
@@ -34,6 +36,7 @@ rule train_frame_weighted_probe:
     output:
         metrics="results/probes/{model}/{dataset}/{task}/weighted/metrics.json",
         checkpoint="results/probes/{model}/{dataset}/{task}/weighted/probe.safetensors",
+        units="results/probes/{model}/{dataset}/{task}/weighted/test_units.parquet",
     log:
         "logs/train_frame_weighted_probe/{model}/{dataset}/{task}.log",
     benchmark:

@@ -16,6 +16,7 @@ rule report:
     input:
         probe_tables=list(probe_summaries().values()),
         weighted=weighted_probes(),
+        units=probe_units(),
         similarity=similarity_tables(),
         models=model_cards(),
         training=training_runs(),
@@ -52,5 +53,7 @@ rule report:
         task_specs=config["tasks"],
         controls=model_controls(),
         roles=model_roles(),
+        families=STUDY.families,
+        resampling=resampling_slice(),
     script:
         "../workflow_scripts/make_report.py"

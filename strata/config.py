@@ -35,47 +35,74 @@ def dataset_references(config: Mapping[str, Any]) -> None:
 
 
 def model_references(config: Mapping[str, Any]) -> None:
-    """Similarity pairs name models that exist (random twins included); a twin's name is
-    free."""
-    from strata.models.twins import SUFFIX, with_twins
+    """Seed members and twins have free names; similarity pairs name models that exist (a
+    seeded model by its configured name stands for its members, seed by seed)."""
+    from strata.models.seeds import expand_models, families, pair_members, with_seeds
+    from strata.models.twins import SUFFIX
 
-    for name, model in config["models"].items():
-        if "random_twin" in model and name + SUFFIX in config["models"]:
-            raise ConfigError(f"models.{name}.random_twin", f"{name + SUFFIX!r} is taken")
-    models = with_twins(config["models"])
+    seeded = with_seeds(config["models"])  # a member named like a configured model raises
+    for name, members in families(config["models"]).items():
+        taken = [m + SUFFIX for m in members if m + SUFFIX in seeded]
+        if "random_twin" in config["models"][name] and taken:
+            raise ConfigError(f"models.{name}.random_twin", f"{taken[0]!r} is taken")
+    models = expand_models(config["models"])
     pairs = config["similarity"]["pairs"]
     for i, pair in enumerate([] if pairs == "all" else pairs):
-        for model in pair:
+        try:
+            expanded = pair_members(*pair, config["models"])
+        except ValueError as err:
+            raise ConfigError(f"similarity.pairs.{i}", str(err)) from None
+        for model in (m for members in expanded for m in members):
             if model not in models:
                 raise ConfigError(f"similarity.pairs.{i}", f"unknown model {model!r}")
 
 
 def training_sources(config: Mapping[str, Any]) -> None:
     """A trained model's dataset exists; a second masked-prediction iteration clusters a layer
-    the source model has, and that source is another masked-prediction model."""
-    from strata.models.registry import layer_specs
+    the source model has, and that source is another masked-prediction model (a seeded one's
+    member of the same seed)."""
+    from strata.models.seeds import families, with_seeds
 
-    models = config["models"]
-    for name, model in models.items():
-        train = model.get("train")
-        if train is None:
-            continue
-        if train["dataset"] not in config["datasets"]:
-            known = sorted(config["datasets"])
-            raise ConfigError(f"models.{name}.train.dataset", f"not in datasets: {known}")
-        targets = train.get("targets", {})
-        source = targets.get("source", "mfcc")
-        if source == "mfcc":
-            if "layer" in targets:
-                raise ConfigError(f"models.{name}.train.targets.layer", "is for a model source")
-            continue
-        key = f"models.{name}.train.targets"
-        other = models.get(source, {})
-        if source == name or other.get("train", {}).get("objective") != "masked_prediction":
-            raise ConfigError(f"{key}.source", "mfcc or another masked_prediction model")
-        layers = [spec.name for spec in layer_specs(other)]
-        if targets.get("layer") not in layers:
-            raise ConfigError(f"{key}.layer", f"{source} has layers {layers}")
+    models = with_seeds(config["models"])
+    for name, members in families(config["models"]).items():
+        for member in members:
+            _check_training_source(config, name, member, models)
+
+
+def _check_training_source(
+    config: Mapping[str, Any], name: str, member: str, models: Mapping[str, Any]
+) -> None:
+    from strata.models.registry import layer_specs
+    from strata.models.seeds import seed_member
+
+    model = models[member]
+    train = model.get("train")
+    if train is None:
+        return
+    if train["dataset"] not in config["datasets"]:
+        known = sorted(config["datasets"])
+        raise ConfigError(f"models.{name}.train.dataset", f"not in datasets: {known}")
+    targets = train.get("targets", {})
+    source = targets.get("source", "mfcc")
+    key = f"models.{name}.train.targets"
+    if source == "mfcc":
+        if "layer" in targets:
+            raise ConfigError(f"{key}.layer", "is for a model source")
+        return
+    try:
+        source = seed_member(source, model["seed"], models)
+    except KeyError:
+        seeds = config["models"].get(source, {}).get("seeds")
+        if seeds is not None:
+            raise ConfigError(
+                f"{key}.source", f"{source} has no seed {model['seed']} (seeds {seeds})"
+            ) from None
+    other = models.get(source, {})
+    if source == member or other.get("train", {}).get("objective") != "masked_prediction":
+        raise ConfigError(f"{key}.source", "mfcc or another masked_prediction model")
+    layers = [spec.name for spec in layer_specs(other)]
+    if targets.get("layer") not in layers:
+        raise ConfigError(f"{key}.layer", f"{source} has layers {layers}")
 
 
 def model_architectures(config: Mapping[str, Any]) -> None:

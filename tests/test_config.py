@@ -121,6 +121,9 @@ TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "
         (["models", "ge2e", "init"], "trained", "'models.ge2e.init'"),
         (["models", "wavlm_mp", "path"], "x", "'models.wavlm_mp.path': is not allowed"),
         (["models", "ge2e", "role"], "speaker", "'models.ge2e.role'"),
+        (["models", "wavlm_random", "seeds"], [0, 1], "'models.wavlm_random.seeds': is not allo"),
+        (["models", "ge2e", "seeds"], [0], "'models.ge2e.seeds': is not allowed here"),
+        (["models", "ecapa_aam", "seeds"], [0, 0], "'models.ecapa_aam.seeds'"),
     ],
 )
 def test_bad_config_names_the_key(config, path, value, message):
@@ -149,6 +152,19 @@ def test_slice_errors_name_the_whole_key(config):
 
 # --- every cross-field rule fails at parse time naming its key ---
 
+
+def with_seeds_of(model, seeds):
+    """A model configured with ``seeds`` in place of ``seed``."""
+    return {k: v for k, v in model.items() if k != "seed"} | {"seeds": seeds}
+
+
+def seeded_second_iteration(models):
+    """wavlm_mp with seed 0 only, and a second iteration on it with seeds 0 and 1."""
+    mp2 = with_seeds_of(copy.deepcopy(models["wavlm_mp"]), [0, 1])
+    mp2["train"]["targets"] = {"source": "wavlm_mp", "layer": "layer_04"}
+    return models | {"wavlm_mp": with_seeds_of(models["wavlm_mp"], [0]), "wavlm_mp2": mp2}
+
+
 RULE_CASES = {
     "dataset_references": [
         (["tasks", "keyword", "dataset"], "librispeech", "tasks.keyword.dataset"),
@@ -168,8 +184,21 @@ RULE_CASES = {
             ),
             "models.ge2e.random_twin",
         ),
+        (
+            ["models"],
+            lambda models: (
+                models
+                | {
+                    "ecapa_random": with_seeds_of(models["ecapa_random"], [0, 1]),
+                    "ecapa_random_s1": models["ecapa_random"],
+                }
+            ),
+            "models.ecapa_random.seeds",
+        ),
+        (["similarity", "pairs"], [["ge2e", "wavlm_mp_s0"]], "similarity.pairs.0"),
     ],
     "training_sources": [
+        (["models"], seeded_second_iteration, "models.wavlm_mp2.train.targets.source"),
         (["models", "ecapa_aam", "train", "dataset"], "vox", "models.ecapa_aam.train.dataset"),
         (
             ["models", "wavlm_mp", "train", "targets"],

@@ -17,7 +17,7 @@ import pytest
 from strata.benchmarks.dag import PAPER, job_counts, load_paper, make_standins, snakemake
 from strata.config import validate_config
 from strata.models import layer_specs
-from strata.models.twins import with_twins
+from strata.models.seeds import expand_models
 
 HUB = {  # the paper's speech SSL models → transformer layers (hidden states: + the CNN output)
     "microsoft/wavlm-base": 12,
@@ -63,7 +63,7 @@ def planned(paper, tmp_path_factory):
         import huggingface_hub.constants
 
         mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", standins.env["HF_HUB_CACHE"])
-        specs = {name: layer_specs(m) for name, m in with_twins(config["models"]).items()}
+        specs = {name: layer_specs(m) for name, m in expand_models(config["models"]).items()}
     return job_counts(proc.stdout), config, specs, proc.stdout
 
 
@@ -110,7 +110,7 @@ def test_layer_specs_are_the_papers(planned, paper):
 
 def test_dry_run_plans_what_the_config_implies_without_data_or_weights(planned):
     counts, config, specs, stdout = planned
-    models, tasks = with_twins(config["models"]), config["tasks"]
+    models, tasks = expand_models(config["models"]), config["tasks"]
     similarity = config["similarity"]
     datasets = {t["dataset"] for t in tasks.values()} | {similarity["dataset"]}
 

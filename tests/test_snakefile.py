@@ -6,6 +6,7 @@ wildcards; the models and tasks in them are the study's.
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pytest
 import yaml
 
 from strata.models import layer_specs
-from strata.models.twins import twin_of, with_twins
+from strata.models.seeds import expand_models
+from strata.models.twins import twin_of
 from strata.probes.kinds import TASK_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,11 +85,11 @@ def test_configfile_is_the_whole_study(where, tmp_path):
 @pytest.mark.parametrize("where", ["checkout", "elsewhere"])
 def test_without_a_configfile_the_default_study_runs(where, tmp_path):
     out = dry_run(ROOT if where == "checkout" else tmp_path)
-    twins = {name + "_twin" for name, m in DEFAULT["models"].items() if "random_twin" in m}
+    models = expand_models(DEFAULT["models"])  # seeds and random twins
     # The default study shows random-init controls: the inits its trained models started from.
-    controls = {twin_of(m, with_twins(DEFAULT["models"])) for m in DEFAULT["models"]}
-    assert {"wavlm_random", "ecapa_random"} <= controls
-    assert models_and_tasks(out) == (set(DEFAULT["models"]) | twins, set(DEFAULT["tasks"]))
+    trained = [m for m, spec in models.items() if spec["init"] == "trained"]
+    assert trained and all(models[twin_of(m, models)]["init"] == "random" for m in trained)
+    assert models_and_tasks(out) == (set(models), set(DEFAULT["tasks"]))
 
 
 def test_a_random_twin_is_one_line_and_its_control_pair_follows_each_listed_pair(tmp_path):
@@ -102,6 +104,43 @@ def test_a_random_twin_is_one_line_and_its_control_pair_follows_each_listed_pair
     sims = re.findall(r"results/similarity/(\w+)/(\w+)/embedded/utterance/linear_cka", out)
     assert sorted(set(sims)) == [("wavlm", "ge2e"), ("wavlm", "ge2e_twin")]
     assert job_counts(out)["prepare_model"] == 3  # wavlm, ge2e, ge2e_twin
+
+
+def test_a_seeded_model_plans_every_job_for_each_member(tmp_path):
+    """seeds: [0, 1] on a trained and a random model: each member is trained, prepared and
+    probed; a pair and a second iteration naming a seeded model read each seed's member."""
+    config = one_model_one_task()
+    for name in ("wavlm_mp", "wavlm_random"):
+        model = {k: v for k, v in DEFAULT["models"][name].items() if k != "seed"}
+        config["models"][name] = copy.deepcopy(model) | {"seeds": [0, 1]}
+    config["models"]["wavlm_mp2"] = copy.deepcopy(config["models"]["wavlm_mp"])
+    config["models"]["wavlm_mp2"]["train"]["targets"] = {"source": "wavlm_mp", "layer": "layer_04"}
+    config["similarity"].update(pairs=[["wavlm_mp", "ge2e"]], levels=["utterance"])
+    config["training"] = {"checkpoints": "train"}  # no shipped checkpoints of the members
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = dry_run(tmp_path, "--configfile", str(path))
+    members = [f"{m}_s{s}" for m in ("wavlm_mp", "wavlm_random", "wavlm_mp2") for s in (0, 1)]
+    assert models_and_tasks(out) == ({"ge2e", *members}, {"speaker_id"})
+    counts = job_counts(out)
+    assert counts["train_model"] == 4  # wavlm_mp and wavlm_mp2, two seeds each
+    assert counts["prepare_model"] == counts["extract_features"] == 7
+    assert counts["train_weighted_probe"] == 7
+    # Each seed's second iteration clusters the first iteration's member of its seed.
+    trains = re.findall(r"input: results/data/pretrain(.*)\n\s+output: results/trained/(\w+)", out)
+    assert sorted(trains) == [
+        ("", "wavlm_mp_s0"),
+        ("", "wavlm_mp_s1"),
+        (", results/models/wavlm_mp_s0", "wavlm_mp2_s0"),
+        (", results/models/wavlm_mp_s1", "wavlm_mp2_s1"),
+    ]
+    sims = re.findall(r"results/similarity/(\w+)/(\w+)/embedded/utterance/linear_cka", out)
+    assert sorted(set(sims)) == [
+        ("wavlm_mp_s0", "ge2e"),
+        ("wavlm_mp_s1", "ge2e"),
+        ("wavlm_random_s0", "ge2e"),
+        ("wavlm_random_s1", "ge2e"),
+    ]
 
 
 def test_later_configfiles_merge_into_earlier_ones(tmp_path):
@@ -152,7 +191,7 @@ def test_the_default_study_loads_the_shipped_checkpoints_and_train_retrains_them
     shipped = job_counts(dry_run(tmp_path))
     assert "train_model" not in shipped
     assert shipped["prepare_dataset"] == 1  # the probed corpus only
-    trained = [m for m, spec in DEFAULT["models"].items() if "train" in spec]
+    trained = [m for m, spec in expand_models(DEFAULT["models"]).items() if "train" in spec]
     out = dry_run(
         tmp_path, "--config", 'training={"checkpoints": "train"}', "--until", "train_model"
     )
@@ -192,6 +231,8 @@ def test_a_similarity_job_asks_for_a_gpu_only_where_its_measure_uses_one(device,
     path = tmp_path / "my.yaml"
     path.write_text(yaml.safe_dump(config))
     out = dry_run(tmp_path, "--configfile", str(path))
-    jobs = re.findall(r"/(\w+)\.parquet\n(?:.*\n)*?\s+resources: .*?gpu=(\d)", out)
+    jobs = re.findall(
+        r"results/similarity/\S+/(\w+)\.parquet\n(?:.*\n)*?\s+resources: .*?gpu=(\d)", out
+    )
     gpus = {measure: int(n) for measure, n in jobs}
     assert gpus == {"linear_cka": int(device == "auto"), "rbf_cka": 0}

@@ -33,5 +33,8 @@ with rule_logging(smk.log, smk.rule) as log:
         controls=smk.params.controls,
         training_runs=[Path(p) for p in smk.input.training],
         roles=smk.params.roles,
+        units_files=[Path(p) for p in smk.input.units],
+        families=smk.params.families,
+        resampling=smk.params.resampling,
     )
     log.info("report written to %s", smk.output.html)

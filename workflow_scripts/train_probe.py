@@ -18,7 +18,7 @@ with rule_logging(smk.log, smk.rule):
         task_name=smk.wildcards.task,
         task=smk.params.task,
         probe=smk.params.probe,
-        outputs=(Path(smk.output.metrics), Path(smk.output.checkpoint)),
+        outputs=(Path(smk.output.metrics), Path(smk.output.checkpoint), Path(smk.output.units)),
         threads=smk.threads,
         layers=list(smk.params.layers) if weighted else None,
         layer=None if weighted else smk.wildcards.layer,

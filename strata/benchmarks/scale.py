@@ -34,8 +34,9 @@ probe = {"kind": "linear", "lrs": [0.01], "weight_decay": 0.0, "batch_size": 32,
 start = time.perf_counter()
 manifest, trials = restrict(*read_task_inputs(work / "data", True), task)
 run_probe(features=work / "features", layer="layer_06", manifest=manifest, trials=trials,
-          task_name="pr", task=task, probe=probe, metrics_path=work / "out" / "metrics.json",
-          checkpoint_path=work / "out" / "probe.safetensors")
+          task_name="pr", task=task, probe=probe,
+          outputs=tuple(work / "out" / name for name in
+                        ("metrics.json", "probe.safetensors", "test_units.parquet")))
 wall = time.perf_counter() - start
 print(json.dumps({"wall_s": wall,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

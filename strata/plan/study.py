@@ -1,6 +1,7 @@
-"""What a config asks for, as the DAG builds it: models (with their random twins) and their
-layers, the layers each task probes, the model pairs compared. ``rules/common.smk`` and the
-plan both read it, so the plan counts exactly the jobs Snakemake runs."""
+"""What a config asks for, as the DAG builds it: models (seeds expanded, with their random
+twins) and their layers, the layers each task probes, the model pairs compared.
+``rules/common.smk`` and the plan both read it, so the plan counts exactly the jobs Snakemake
+runs."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from typing import Any
 from strata.config import frame_datasets
 from strata.models import layer_specs
 from strata.models.base import LayerSpec
-from strata.models.twins import twin_of, with_twins
+from strata.models.seeds import expand_models, families, pair_members
+from strata.models.twins import twin_of
 from strata.probes.kinds import TASK_KINDS
 
 
 class Study:
     def __init__(self, config: dict[str, Any]):
         self.config = config
-        self.models = with_twins(config["models"])
+        self.models = expand_models(config["models"])
+        # Configured name → its seed members (itself when unseeded), for the report's groups.
+        self.families = families(config["models"])
         self.frame_datasets = frame_datasets(config)
 
     @cached_property
@@ -45,11 +49,12 @@ class Study:
 
     def model_pairs(self) -> list[tuple[str, str]]:
         """Unordered model pairs, self-pairs included, in config order; with a list of pairs,
-        each pair's control (its models replaced by their random twins) follows it."""
+        each (a pair naming seeded models: each seed's) is followed by its control (its models
+        replaced by their random-init controls)."""
         pairs = self.config["similarity"]["pairs"]
         if pairs == "all":
             return list(combinations_with_replacement(self.models, 2))
-        listed = [tuple(pair) for pair in pairs]
+        listed = [p for a, b in pairs for p in pair_members(a, b, self.config["models"])]
         controls = [(twin_of(a, self.models), twin_of(b, self.models)) for a, b in listed]
         return list(dict.fromkeys(p for pair in zip(listed, controls, strict=True) for p in pair))
 

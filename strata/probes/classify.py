@@ -19,9 +19,16 @@ def test_accuracy(predicted: np.ndarray, y: np.ndarray, probe: dict) -> tuple[Es
     correct = predicted == y
     utterances = np.arange(len(correct))
     test = bootstrap(
-        accuracy(correct), utterances, probe["bootstrap"], probe["confidence"], probe["seed"]
+        accuracy(correct), utterances, probe["bootstrap"], probe["confidence"], probe["seed"], True
     )
     return test, float(np.bincount(y).max() / len(y))
+
+
+def utterance_units(ids: list[str], predicted: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows :func:`test_accuracy` scores, in its order: each test utterance is its own
+    resampled cluster (there by position, here by id: the same partition)."""
+    key = np.asarray(ids, dtype=object)
+    return {"key": key, "unit": key.copy(), "correct": (predicted == y).astype(np.float64)}
 
 
 def fit_layer(path, manifest: Columns, trials, task: dict[str, Any], probe: dict) -> ProbeOutcome:
@@ -54,4 +61,5 @@ def fit_classification(
             "epochs_run": result.epochs_run,
         },
         state=result.state,
+        units=utterance_units(data.ids["test"], predicted, data.y["test"]),
     )

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strata.plugins import load_object
 from strata.probes.labels import SPLITS, Rows, check_classes, labelled_splits
 from strata.schema import ConfigError
+
+if TYPE_CHECKING:  # numpy only when a statistic is asked for: the Snakefile imports this
+    import numpy as np
+
+    from strata.probes.metrics import Weighted
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class TaskKind:
     def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
+    def statistic(self, units: Mapping[str, np.ndarray]) -> Weighted:
+        """The test metric of a probe's per-unit test rows (``ProbeOutcome.units``, or
+        test_units.parquet) as a function of (resamples, rows) multiplicities; all ones gives
+        the reported test value."""
+        raise NotImplementedError(f"task kind {self.name!r} gives no per-unit statistic")
+
 
 @dataclass(frozen=True)
 class ClassificationKind(TaskKind):
@@ -92,6 +103,12 @@ class ClassificationKind(TaskKind):
 
     def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
         check_classes(rows, self.label(task), self.min_classes)
+
+    def statistic(self, units: Mapping[str, np.ndarray]) -> Weighted:
+        """Accuracy over the ``correct`` column."""
+        from strata.probes.metrics import accuracy
+
+        return accuracy(units["correct"])
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,12 @@ class VerificationKind(TaskKind):
     def check_labels(self, rows: Rows, task: Mapping[str, Any]) -> None:
         return None  # trials carry the truth
 
+    def statistic(self, units: Mapping[str, np.ndarray]) -> Weighted:
+        """EER of the ``score`` and ``target`` columns (one row per test trial)."""
+        from strata.probes.metrics import eer
+
+        return eer(units["score"], units["target"])
+
 
 @dataclass(frozen=True)
 class PhonemeKind(TaskKind):
@@ -141,6 +164,15 @@ class PhonemeKind(TaskKind):
         for split in SPLITS:
             if not found[split]:
                 raise ValueError(f"label {self.label(task)!r}: no phone sequences in {split!r}")
+
+    def statistic(self, units: Mapping[str, np.ndarray]) -> Weighted:
+        """Phone error rate: total ``edits`` over total reference ``length``."""
+        import numpy as np
+
+        from strata.probes.metrics import error_rate
+
+        counts = np.column_stack([units["edits"], units["length"]]).astype(np.float64)
+        return error_rate(counts)
 
 
 CLASSIFY = ClassificationKind("classification", "accuracy", True, False, None)

@@ -6,7 +6,8 @@ closest), computed from sorted scores in O(n log n) (SpeechBrain's loop is O(n²
 VoxCeleb1-O's 37k trials, let alone a thousand resamples); a test holds them equal. minDCF is
 the NIST SRE / VoxSRC normalised form, DCF / min(C_miss·p_target, C_fa·(1 − p_target)), at
 :data:`DCF` (SpeechBrain returns the unnormalised DCF, 1/p_target times smaller here). Edit
-distance is torchaudio's.
+distance is torchaudio's (:func:`strata.probes.phonemes.edit_counts`: no torch here, the
+report imports this module).
 
 Intervals: a cluster bootstrap. The resampled unit is the one that is independent: utterances
 for utterance-level metrics, enrolment speakers for verification trials (all of a drawn
@@ -21,8 +22,8 @@ how far the value could move, and the interval is NaN rather than a falsely narr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -79,20 +80,37 @@ def bootstrap(
     resamples: int,
     confidence: float,
     seed: int,
+    proportion: bool = False,
 ) -> Estimate:
     """``statistic`` on every row once, and its expanded percentile interval over
-    ``resamples`` cluster resamples of ``units`` (one label per row)."""
+    ``resamples`` cluster resamples of ``units`` (one label per row). A ``proportion``
+    (accuracy, EER) at 0 or 1 has no resampling spread: its interval is Wilson's over the
+    independent units instead (:func:`wilson`)."""
     units = np.asarray(units)
     value = float(statistic(np.ones((1, len(units))))[0])
     count = len(np.unique(units))
     if resamples and count < MIN_UNITS:
         return Estimate(value, float("nan"), float("nan"))
+    if resamples and proportion and (value <= 0 or value >= 1):
+        return Estimate(value, *wilson(value, count, confidence))
     draws = [statistic(w) for w in unit_weights(units, resamples, seed)]
     if not draws:
         return Estimate(value, value, value)
     levels = interval_levels(count, confidence)
     low, high = np.nanpercentile(np.concatenate(draws), levels)
     return Estimate(value, float(low), float(high))
+
+
+def wilson(value: float, n: float, confidence: float) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``value`` over ``n`` independent trials."""
+    from scipy.special import ndtri
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = float(ndtri(1 - (1 - confidence) / 2))
+    centre = (value + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(value * (1 - value) / n + z * z / (4 * n * n))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
 def accuracy(correct: np.ndarray) -> Weighted:
@@ -148,16 +166,6 @@ def eer(scores: np.ndarray, target: np.ndarray) -> Weighted:
     return statistic
 
 
-def edit_counts(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]):
-    """Per utterance (edits, reference length), for a phone error rate over any subset."""
-    from torchaudio.functional import edit_distance
-
-    return np.array(
-        [[edit_distance(r, h), len(r)] for h, r in zip(hypotheses, references, strict=True)],
-        dtype=np.float64,
-    )
-
-
 def error_rate(counts: np.ndarray) -> Weighted:
     """PER of weighted utterances: total edits over total reference length."""
     return lambda w: (w @ counts[:, 0]) / np.maximum(w @ counts[:, 1], 1)
@@ -171,7 +179,10 @@ def per(counts: np.ndarray) -> float:
 @dataclass
 class ProbeOutcome:
     """What a probe job reports: the test estimate with its interval, the chosen learning rate
-    and every candidate's dev score, scores per split, chance, and the state to save."""
+    and every candidate's dev score, scores per split, chance, the state to save, and the
+    per-unit test rows the estimate is computed from (``units``: column -> one value per test
+    row, with ``key`` naming the row and ``unit`` its resampled cluster), so two probes scored
+    on the same test rows can be compared on their paired difference."""
 
     metric: str
     test: Estimate
@@ -183,6 +194,7 @@ class ProbeOutcome:
     n: dict[str, int]
     extra: dict[str, object]
     state: dict[str, object]
+    units: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def below_chance(self) -> bool:

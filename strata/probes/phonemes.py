@@ -13,7 +13,7 @@ batches shuffled within each block), so peak memory is set by the buffer, not by
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from strata.features.shards import shard_path
 from strata.features.stream import FrameIndex, blocks, index_frames, read_utterances
 from strata.probes.limits import DECODE_FRAMES, DEFAULT_BUFFER_MB, MOMENT_ROWS
 from strata.probes.linear import best_lr
-from strata.probes.metrics import ProbeOutcome, bootstrap, edit_counts, error_rate, per
+from strata.probes.metrics import ProbeOutcome, bootstrap, error_rate, per
 from strata.probes.tasks import SPLITS, split_column_of
 from strata.workflow import fix_malloc_mmap_threshold, resolve_device
 
@@ -173,6 +173,16 @@ def _splits(manifest: pd.DataFrame, ids: list[str], label: str, split: str):
 def _phones(value: Any) -> list[str]:
     missing = value is None or (isinstance(value, float) and np.isnan(value))
     return [] if missing else [str(p) for p in value]
+
+
+def edit_counts(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]):
+    """Per utterance (edits, reference length), for a phone error rate over any subset."""
+    from torchaudio.functional import edit_distance
+
+    return np.array(
+        [[edit_distance(r, h), len(r)] for h, r in zip(hypotheses, references, strict=True)],
+        dtype=np.float64,
+    )
 
 
 def greedy(log_probs: torch.Tensor, length: int, vocab: list[str]) -> list[str]:
@@ -365,8 +375,21 @@ def _fit(source: FrameSource, ids, manifest, task, probe, width):
             "streamed": source.streamed,
         },
         state=state,
+        units=_utterance_counts([ids[i] for i in rows["test"]], counts["test"]),
     )
     return outcome, model, rows
+
+
+def _utterance_counts(ids: list[str], counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The test rows the PER and its interval are computed from: each utterance its own
+    cluster, with its edit count and reference length."""
+    key = np.asarray(ids, dtype=object)
+    return {
+        "key": key,
+        "unit": key.copy(),
+        "edits": counts[:, 0].copy(),
+        "length": counts[:, 1].copy(),
+    }
 
 
 def _in_manifest_order(path, ids: list[str], manifest: pd.DataFrame) -> None:

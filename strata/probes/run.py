@@ -1,4 +1,5 @@
-"""One probe job end to end (features → metrics JSON + checkpoint) and the per-task table."""
+"""One probe job end to end (features → metrics JSON, checkpoint and per-unit test outcomes)
+and the per-task table."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ from strata.probes.checkpoint import write_probe
 from strata.probes.kinds import TASK_KINDS
 from strata.probes.metrics import ProbeOutcome
 from strata.probes.tasks import Columns, restrict
+from strata.probes.units import write_units
 from strata.provenance import provenance
 from strata.workflow import STARTUP, seconds_since_start
+
+# A probe job's files: metrics JSON, checkpoint, per-unit test outcomes (test_units.parquet).
+Outputs = tuple[Path, Path, Path]
+UNITS_METADATA = ("model", "dataset", "task", "layer", "metric", "kind")
 
 SUMMARY_COLUMNS = [
     "model", "layer", "layer_index", "num_layers", "task", "kind", "metric",
@@ -87,12 +93,11 @@ def run_probe(
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
-    metrics_path: Path,
-    checkpoint_path: Path,
+    outputs: Outputs,
 ) -> dict[str, Any]:
-    """Train a probe on one layer; write the checkpoint and metrics JSON atomically."""
+    """Train a probe on one layer; write its ``outputs`` atomically."""
     outcome, meta = fit(features, layer, manifest, trials, task, probe)
-    return write_outputs(outcome, meta, task_name, task, probe, metrics_path, checkpoint_path)
+    return write_outputs(outcome, meta, task_name, task, probe, outputs)
 
 
 def write_outputs(
@@ -101,12 +106,15 @@ def write_outputs(
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
-    metrics_path: Path,
-    checkpoint_path: Path,
+    outputs: Outputs,
 ) -> dict[str, Any]:
-    """The checkpoint (with the metrics' provenance) and the metrics JSON; returns the metrics."""
+    """The checkpoint and the per-unit test outcomes (both with the metrics' provenance), then
+    the metrics JSON; returns the metrics."""
+    metrics_path, checkpoint_path, units_path = outputs
     metrics = metrics_record(outcome, meta, task_name, task, probe)
     write_probe(checkpoint_path, outcome.state, metrics["provenance"])
+    identity = {key: metrics[key] for key in UNITS_METADATA}
+    write_units(units_path, outcome.units, {**metrics["provenance"], **identity})
     write_json(metrics_path, metrics)
     return metrics
 
@@ -122,8 +130,7 @@ def run_weighted(
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
-    metrics_path: Path,
-    checkpoint_path: Path,
+    outputs: Outputs,
 ) -> dict[str, Any]:
     """The weighted-sum probe over ``layers``; its row sits after the model's last layer."""
     kind = TASK_KINDS[task["kind"]]
@@ -132,7 +139,7 @@ def run_weighted(
         shard_path(features, layers[0], "frame" if kind.frames else "utterance")
     )
     meta = {**meta, "layer": WEIGHTED, "layer_index": meta["num_layers"]}
-    return write_outputs(outcome, meta, task_name, task, probe, metrics_path, checkpoint_path)
+    return write_outputs(outcome, meta, task_name, task, probe, outputs)
 
 
 def summarise(metric_files: list[Path], parquet: Path, csv: Path):
@@ -180,13 +187,14 @@ def probe_job(
     task_name: str,
     task: dict[str, Any],
     probe: dict[str, Any],
-    outputs: tuple[Path, Path],
+    outputs: Outputs,
     threads: int = 1,
     layers: list[str] | None = None,
     layer: str | None = None,
 ) -> dict[str, Any]:
     """A probe rule's body: the weighted sum over ``layers``, or ``layer`` alone, written to
-    ``outputs`` (metrics, checkpoint); logs the test score with its interval."""
+    ``outputs`` (metrics, checkpoint, per-unit test outcomes); logs the test score with its
+    interval."""
     frames = TASK_KINDS[task["kind"]].frames
     if frames:  # CTC runs in torch; the rest in numpy
         import torch
@@ -201,8 +209,7 @@ def probe_job(
         "task_name": task_name,
         "task": task,
         "probe": probe,
-        "metrics_path": outputs[0],
-        "checkpoint_path": outputs[1],
+        "outputs": outputs,
     }
     if layers is not None:
         m = run_weighted(layers=layers, **common)

@@ -85,6 +85,8 @@ class Trials:
             raise KeyError(f"verification: speaker column {label!r} not in manifest")
         speaker = dict(zip(manifest["utt_id"], manifest[label], strict=True))
         self.speaker = np.array([str(speaker[u]) for u in trials["enrollment"]], dtype=object)
+        pairs = zip(trials["enrollment"], trials["test"], strict=True)
+        self.keys = np.array([f"{e}|{t}" for e, t in pairs], dtype=object)
 
     @property
     def has_dev(self) -> bool:
@@ -151,14 +153,20 @@ def trial_outcome(
     state: dict[str, Any],
 ) -> ProbeOutcome:
     """Trials scored by the cosine of ``embedded`` rows: test EER with its interval over
-    enrolment speakers, dev EER, and normalised minDCF on test."""
+    enrolment speakers, dev EER, normalised minDCF on test, and each test trial's score."""
     scores, target = scored.scores(embedded, "test")
     value, min_dcf = eer_and_min_dcf(scores, target)
     speakers = scored.speaker[scored.splits["test"]]
     estimate = bootstrap(
-        eer(scores, target), speakers, probe["bootstrap"], probe["confidence"], probe["seed"]
+        eer(scores, target), speakers, probe["bootstrap"], probe["confidence"], probe["seed"], True
     )
     counts = {f"{s}_trials": len(rows) for s, rows in scored.splits.items()}
+    units = {
+        "key": scored.keys[scored.splits["test"]],
+        "unit": speakers,
+        "score": np.asarray(scores, np.float64),
+        "target": np.asarray(target, bool),
+    }
     return ProbeOutcome(
         metric="eer",
         test=estimate,
@@ -170,4 +178,5 @@ def trial_outcome(
         n={**counts, "target": int(target.sum()), "test_speakers": len(set(speakers))},
         extra={"min_dcf": min_dcf, "min_dcf_operating_point": DCF, **extra},
         state=state,
+        units=units,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from strata.features.shards import read_layers
-from strata.probes.classify import test_accuracy
+from strata.probes.classify import test_accuracy, utterance_units
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome
 from strata.probes.nets import WeightedSum, train
@@ -106,8 +106,9 @@ def fit_weighted(
     predicted = net.forward(xs["test"]).argmax(1)
     estimate, chance = test_accuracy(predicted, data.y["test"], probe)
     n = {s: len(data.y[s]) for s in SPLITS}
+    units = utterance_units(data.ids["test"], predicted, data.y["test"])
     return ProbeOutcome(
-        "accuracy", estimate, chance, True, result.accuracy, lr, dev_by_lr, n, extra, state
+        "accuracy", estimate, chance, True, result.accuracy, lr, dev_by_lr, n, extra, state, units
     )
 
 

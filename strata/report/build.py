@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
 from strata.plugins import file_stem
-from strata.report.contrasts import paper_contrasts
+from strata.report.contrasts import Resampling, adjust, paper_contrasts
 from strata.report.figures import (
     cross_model_lines,
     loss_curves,
@@ -81,6 +81,28 @@ def _below_chance(tables: dict[str, pd.DataFrame]) -> str:
     flagged = rows[rows["below_chance"].astype(bool)] if len(rows) else rows
     names = [f"{r.model}/{r.task}/{r.layer}" for r in flagged.itertuples()]
     return ", ".join(names) if names else "none"
+
+
+def units_reader(files: list[Path]):
+    """(model, task, layer) -> a probe's per-unit test outcomes, read when first asked for;
+    the files are results/probes/{model}/{dataset}/{task}/{layer}/test_units.parquet."""
+    from strata.probes.units import read_units
+
+    index = {}
+    for path in map(Path, files):
+        model, _, task, layer = path.parts[-5:-1]
+        index[(model, task, "weighted_sum" if layer == "weighted" else layer)] = path
+    cache: dict[tuple[str, str, str], Any] = {}
+
+    def units_of(model: str, task: str, layer: str):
+        key = (model, task, layer)
+        if key not in index:
+            return None
+        if key not in cache:
+            cache[key] = read_units(index[key])[0]
+        return cache[key]
+
+    return units_of
 
 
 def _save(fig: Figure, path: Path, provenance: str) -> str:
@@ -180,10 +202,15 @@ def build_report(
     controls: dict[str, str] | None = None,
     training_runs: list[Path] = (),
     roles: dict[str, str] | None = None,
+    units_files: list[Path] = (),
+    families: dict[str, list[str]] | None = None,
+    resampling: dict[str, Any] | None = None,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
     tasks' config (what each measures), ``controls`` each model's random-init control,
-    ``roles`` the configured family each model stands for."""
+    ``roles`` the configured family each model stands for, ``units_files`` every probe's
+    per-unit test outcomes (paired comparisons), ``families`` each configured model's seeded
+    members, ``resampling`` the probe block's bootstrap settings."""
     tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
     controls = controls or {}
     usage: dict[str, dict[str, dict]] = {}
@@ -210,7 +237,18 @@ def build_report(
     similarity = [read_similarity_table(path) for path in similarity_files]
     heatmaps, crosses = similarity_figures(similarity, controls, figure_dir, source)
     losses_png, training_table = training_section(list(training_runs), figure_dir, source)
-    verdicts = paper_contrasts(tables, tasks or {}, model_cards, controls, similarity, roles)
+    verdicts = paper_contrasts(
+        tables,
+        tasks or {},
+        model_cards,
+        controls,
+        similarity,
+        roles,
+        units_reader(units_files),
+        families,
+        Resampling(**(resampling or {})),
+    )
+    family_size = adjust(verdicts)
     best = best_layers(tables)
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("strata.report", "templates"), autoescape=True
@@ -226,6 +264,8 @@ def build_report(
         losses_png=losses_png,
         training_table=training_table,
         verdicts=verdicts,
+        family_size=family_size,
+        alpha=1 - (resampling or {}).get("confidence", 0.95),
     )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)

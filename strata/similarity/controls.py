@@ -56,6 +56,9 @@ class CellStats:
     ci_high: np.ndarray
     p: np.ndarray
     p_fwer: np.ndarray
+    # (G, L_A, L_B): each cell with group g left out, so two cells (or two tables on the same
+    # utterances and groups) can be compared on their paired difference; None without groups.
+    left_out: np.ndarray | None = None
 
 
 def with_controls(
@@ -116,7 +119,7 @@ def _stats(value, null, left_out, measure: Measure, controls: Controls) -> CellS
     nan = np.full_like(value, np.nan)
     p, p_fwer = (nan, nan) if not len(null) else _p_values(value, null, measure)
     low, high = (nan, nan) if not len(left_out) else _interval(value, left_out, controls)
-    return CellStats(value, low, high, p, p_fwer)
+    return CellStats(value, low, high, p, p_fwer, left_out if len(left_out) else None)
 
 
 def _p_values(value, null, measure: Measure) -> tuple[np.ndarray, np.ndarray]:

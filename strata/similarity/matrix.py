@@ -2,10 +2,11 @@
 
 Columns: ``layer_a``, ``layer_b``, ``value``, ``ci_low``, ``ci_high`` (jackknife interval),
 ``p`` (per-cell permutation p), ``p_fwer`` (max-T adjusted over the matrix), ``n``, ``measure``,
-``level``, one row per pair of layers, A's layers outer, in model order. The job's metadata
-(models, dataset, measure properties, controls and their methods, frame rates, utterance-id
-digest, provenance) is JSON in the Parquet schema metadata; :func:`read_similarity` gives the
-labelled matrix of values.
+``level``, ``jackknife`` (the cell with each group left out, for paired differences between
+cells: empty without intervals), one row per pair of layers, A's layers outer, in model order.
+The job's metadata (models, dataset, measure properties, controls and their methods, frame
+rates, utterance-id digest, provenance) is JSON in the Parquet schema metadata;
+:func:`read_similarity` gives the labelled matrix of values.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ COLUMNS = (
     "n",
     "measure",
     "level",
+    "jackknife",
 )
 
 
@@ -70,8 +72,15 @@ def long_form(
             "n": np.full(rows_a.size, n, dtype=np.int64),
             "measure": measure,
             "level": level,
+            "jackknife": _left_out_per_cell(stats.left_out, rows_a.size),
         }
     )
+
+
+def _left_out_per_cell(left_out: np.ndarray | None, cells: int) -> list[list[float]]:
+    if left_out is None:
+        return [[] for _ in range(cells)]
+    return left_out.reshape(len(left_out), cells).T.tolist()
 
 
 def write_similarity(table: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:

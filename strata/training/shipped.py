@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from strata.io import atomic_dir, read_json, write_json
+from strata.models.seeds import expand_models
 from strata.provenance import sha256_file
 from strata.schema import ConfigError
 from strata.training import SUMMARY
@@ -132,9 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
-    trained = [m for m, spec in config["models"].items() if "train" in spec]
+    models = expand_models(config["models"])  # a seeded model ships member by member
+    trained = [m for m, spec in models.items() if "train" in spec]
     for model in args.models or trained:
-        dataset = config["datasets"][config["models"][model]["train"]["dataset"]]
+        dataset = config["datasets"][models[model]["train"]["dataset"]]
         ship(args.trained / model, args.dest / model, dataset)
         print(f"shipped {model} -> {args.dest / model}")
 

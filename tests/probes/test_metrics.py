@@ -8,13 +8,13 @@ from strata.probes.metrics import (
     DCF,
     accuracy,
     bootstrap,
-    edit_counts,
     eer,
     eer_and_min_dcf,
     error_rate,
     per,
     unit_weights,
 )
+from strata.probes.phonemes import edit_counts
 
 
 def test_eer_and_min_dcf_on_a_hand_built_score_set():

@@ -108,8 +108,8 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     write_layer(tmp_path, manifest, x)
     task = {"kind": "classification", "label": "label"}
     metrics = run_probe(
-        tmp_path, "layer_02", manifest, None, "cls", task, PROBE, tmp_path / "m.json",
-        tmp_path / "probe.safetensors",
+        tmp_path, "layer_02", manifest, None, "cls", task, PROBE,
+        (tmp_path / "m.json", tmp_path / "probe.safetensors", tmp_path / "u.parquet"),
     )  # fmt: skip
     assert read_json(tmp_path / "m.json") == metrics
     assert metrics["n"] == {"train": 54, "dev": 18, "test": 18}
@@ -120,8 +120,8 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
     write_layer(tmp_path, skewed, x[skewed.index.to_numpy()])
     skewed = skewed.reset_index(drop=True)
     again = run_probe(
-        tmp_path, "layer_02", skewed, None, "cls", task, PROBE, tmp_path / "m2.json",
-        tmp_path / "p2.safetensors",
+        tmp_path, "layer_02", skewed, None, "cls", task, PROBE,
+        (tmp_path / "m2.json", tmp_path / "p2.safetensors", tmp_path / "u2.parquet"),
     )  # fmt: skip
     assert again["chance"] == pytest.approx(1 / 2)  # test holds only a and b, 6 each
     state = read_probe(tmp_path / "probe.safetensors")

@@ -40,14 +40,14 @@ def test_a_new_task_kind_runs_through_the_probe_jobs(centroid_kind, tmp_path):
     for name, x in layers.items():
         write_layer(tmp_path, manifest, x, name)
     task = {"kind": centroid_kind, "label": "label"}
-    outputs = (tmp_path / "m.json", tmp_path / "p.safetensors")
+    outputs = (tmp_path / "m.json", tmp_path / "p.safetensors", tmp_path / "u.parquet")
     scores = [
-        run_probe(tmp_path, name, manifest, None, "c", task, PROBE, *outputs)["test"]
+        run_probe(tmp_path, name, manifest, None, "c", task, PROBE, outputs)["test"]
         for name in layers
     ]
     assert scores == [pytest.approx(sklearn_accuracy(manifest, x)) for x in layers.values()]
     assert len(set(scores)) == 2  # the layers differ, so agreement means something
-    weighted = run_weighted(tmp_path, list(layers), manifest, None, "c", task, PROBE, *outputs)
+    weighted = run_weighted(tmp_path, list(layers), manifest, None, "c", task, PROBE, outputs)
     side_by_side = np.hstack(list(layers.values()))
     assert weighted["test"] == pytest.approx(sklearn_accuracy(manifest, side_by_side))
     assert weighted["kind"] == centroid_kind and weighted["layer"] == "weighted_sum"
