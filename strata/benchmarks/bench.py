@@ -145,17 +145,13 @@ def training_table(workdir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def dag_section(cores: int, workdir: Path | None = None, wall: float | None = None) -> list[str]:
-    """The default run's wall time and per-rule costs, and the probe stage's fixed-cost share;
-    from a fresh run, or from ``workdir`` where the default run has already finished (its wall
-    seconds, timed there, given as ``wall``)."""
-    with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
-        if workdir is None:
-            workdir = Path(tmp)
-            wall = run_default(workdir, cores)
-        table = summarise_benchmarks(workdir / "benchmarks")
-        probes = probe_overhead(workdir)
-        training = training_table(workdir)
+def dag_section(cores: int, workdir: Path, wall: float | None = None) -> list[str]:
+    """The default run's wall time and per-rule costs, and the probe stage's fixed-cost share,
+    from ``workdir`` where the default run has finished (its wall seconds, timed there, given
+    as ``wall``)."""
+    table = summarise_benchmarks(workdir / "benchmarks")
+    probes = probe_overhead(workdir)
+    training = training_table(workdir)
     timing = f"summed from the finished run in `{workdir}`"
     if wall is not None:
         timing = f"from scratch, `--cores {cores}`: **{wall / 60:.1f} min** wall"
@@ -350,7 +346,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale-buffer-mb", type=float, default=512.0)
     parser.add_argument(
         "--skip",
-        choices=["dag", "paper-dag", "slurm", "overhead", "frames", "similarity", "scale"],
+        choices=[
+            "dag",
+            "convergence",
+            "paper-dag",
+            "slurm",
+            "overhead",
+            "frames",
+            "similarity",
+            "scale",
+        ],  # fmt: skip
         nargs="*",
         default=[],
     )
@@ -359,9 +364,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--wall-seconds", type=float, help="the --workdir run's measured wall")
     args = parser.parse_args(argv)
-    sections = (
-        [] if "dag" in args.skip else dag_section(args.cores, args.workdir, args.wall_seconds)
-    )
+    with tempfile.TemporaryDirectory(prefix="strata-bench-") as tmp:
+        sections = run_sections(args, Path(tmp))
+    old = args.out.read_text() if args.out.is_file() else ""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(merge_sections(old, sections))
+    print("\n".join(sections))
+
+
+def run_sections(args: argparse.Namespace, tmp: Path) -> list[str]:
+    """Every section not skipped; the default run (in ``tmp`` unless ``--workdir`` names a
+    finished one) feeds the DAG and convergence sections."""
+    workdir, wall = args.workdir, args.wall_seconds
+    if workdir is None and not {"dag", "convergence"} <= set(args.skip):
+        workdir, wall = tmp, run_default(tmp, args.cores)
+    sections = [] if "dag" in args.skip else dag_section(args.cores, workdir, wall)
+    if "convergence" not in args.skip:
+        from strata.benchmarks.convergence import convergence_section
+
+        sections += convergence_section(stamp(), workdir, ROOT)
     if "paper-dag" not in args.skip:
         sections += paper_dag_section()
     if "slurm" not in args.skip:
@@ -379,10 +400,7 @@ def main(argv: list[str] | None = None) -> None:
 
         sections += scale_section(stamp(), args.scale_hours, args.scale_buffer_mb)
         sections += projection_section(stamp(), ROOT)
-    old = args.out.read_text() if args.out.is_file() else ""
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(merge_sections(old, sections))
-    print("\n".join(sections))
+    return sections
 
 
 if __name__ == "__main__":

@@ -5,9 +5,8 @@ from strata._lazy import lazy_exports
 _EXPORTS = {
     "TASK_KINDS": "strata.probes.kinds",
     "ClassificationData": "strata.probes.tasks",
-    "ProbeResult": "strata.probes.linear",
     "classification_data": "strata.probes.tasks",
-    "train_linear_probe": "strata.probes.linear",
+    "predict": "strata.probes.linear",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

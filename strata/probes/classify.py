@@ -1,5 +1,6 @@
-"""Classification probes (SID, KS, IC, ER): a linear classifier per learning rate, chosen on dev,
-scored on test with a bootstrap interval over test utterances."""
+"""Classification probes (SID, KS, IC, ER): the weighted-sum probe restricted to one layer
+(:func:`strata.probes.weighted.fit_rows`: standardised, projected, a softmax head per learning
+rate, chosen on dev), scored on test with a bootstrap interval over test utterances."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from strata.features.shards import read_utterance_vectors
-from strata.probes.linear import best_lr, logits, train_linear_probe
 from strata.probes.metrics import Estimate, ProbeOutcome, accuracy, bootstrap
-from strata.probes.tasks import SPLITS, Columns, classification_data
+from strata.probes.tasks import Columns
 
 
 def test_accuracy(predicted: np.ndarray, y: np.ndarray, probe: dict) -> tuple[Estimate, float]:
@@ -40,26 +40,8 @@ def fit_layer(path, manifest: Columns, trials, task: dict[str, Any], probe: dict
 def fit_classification(
     x: np.ndarray, ids: list[str], manifest: Columns, task: dict[str, Any], probe: dict
 ) -> ProbeOutcome:
-    data = classification_data(manifest, ids, x, task)
-    fits = {lr: train_linear_probe(data, probe, lr) for lr in probe["lrs"]}
-    lr = best_lr({lr: fit.accuracy["dev"] for lr, fit in fits.items()}, higher_is_better=True)
-    result = fits[lr]
-    predicted = logits(result.state, data.x["test"]).argmax(1)
-    test, chance = test_accuracy(predicted, data.y["test"], probe)
-    return ProbeOutcome(
-        metric="accuracy",
-        test=test,
-        chance=chance,
-        higher_is_better=True,
-        scores=dict(result.accuracy),
-        lr=lr,
-        dev_by_lr={str(k): fit.accuracy["dev"] for k, fit in fits.items()},
-        n={split: len(data.y[split]) for split in SPLITS},
-        extra={
-            "num_classes": len(data.classes),
-            "best_epoch": result.best_epoch,
-            "epochs_run": result.epochs_run,
-        },
-        state=result.state,
-        units=utterance_units(data.ids["test"], predicted, data.y["test"]),
-    )
+    """One layer's rows (``x`` is left as it is): the weighted-sum probe restricted to it."""
+    from strata.probes.weighted import fit_rows
+
+    layer = [np.array(x, dtype=np.float32)]  # a copy: the probe standardises it in place
+    return fit_rows(ids, layer, ["layer"], manifest, None, task, probe)

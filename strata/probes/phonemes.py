@@ -27,6 +27,7 @@ from strata.features.stream import FrameIndex, blocks, index_frames, read_uttera
 from strata.probes.limits import DECODE_FRAMES, DEFAULT_BUFFER_MB, MOMENT_ROWS
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, error_rate, per
+from strata.probes.nets import at_cap
 from strata.probes.tasks import SPLITS, split_column_of
 from strata.workflow import fix_malloc_mmap_threshold, resolve_device
 
@@ -200,20 +201,16 @@ class FrameWeightedSum(nn.Module):
     (batch, frames, D_l): the torch twin of :class:`strata.probes.nets.WeightedSum` (CTC needs
     autograd). μ_l and σ_l are buffers so the checkpoint can standardise new frames."""
 
-    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], width: int | None):
+    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], width: int):
         super().__init__()
         for i, (mean, std) in enumerate(stats):
             self.register_buffer(f"mean_{i}", torch.from_numpy(mean.astype(np.float32)))
             self.register_buffer(f"std_{i}", torch.from_numpy(std.astype(np.float32)))
-        self.single = width is None  # one layer passed through as it is
-        self.projections = nn.ModuleList(
-            nn.Identity() if self.single else nn.Linear(len(mean), width) for mean, _ in stats
-        )
-        self.logits = nn.Parameter(torch.zeros(len(stats)), requires_grad=not self.single)
+        self.projections = nn.ModuleList(nn.Linear(len(mean), width) for mean, _ in stats)
+        # One layer: its softmax weight is 1 whatever the logit, so there is nothing to learn.
+        self.logits = nn.Parameter(torch.zeros(len(stats)), requires_grad=len(stats) > 1)
 
     def forward(self, layers: list[torch.Tensor]) -> torch.Tensor:
-        if self.single:
-            return layers[0]
         weights = self.logits.softmax(0)
         total = 0
         for i, (x, projection) in enumerate(zip(layers, self.projections, strict=True)):
@@ -264,14 +261,14 @@ def length_batches(
 
 
 class CTCProbe(nn.Module):
-    """Frames of one layer (standardised) or of several (their weighted sum, ``width``) →
-    linear → log-softmax over phones + blank."""
+    """Frames of one layer or of several (standardised, projected to ``width``, mixed) →
+    linear → log-softmax over phones + blank: one layer is the weighted sum restricted to it."""
 
-    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], width):
+    def __init__(self, stats: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], width: int):
         super().__init__()
         self.vocab = vocab
-        self.front = FrameWeightedSum(stats, width)  # width None: one layer, a plain head
-        self.head = nn.Linear(width or stats[0][0].shape[0], len(vocab) + 1)
+        self.front = FrameWeightedSum(stats, width)
+        self.head = nn.Linear(width, len(vocab) + 1)
 
     def forward(self, layers: list[Frames], rows: np.ndarray) -> torch.Tensor:
         device = self.head.weight.device
@@ -293,7 +290,9 @@ class CTCProbe(nn.Module):
         return out
 
 
-def train_ctc(source: FrameSource, phones, rows, vocab, probe: dict, lr: float, width):
+def train_ctc(
+    source: FrameSource, phones, rows, vocab, probe: dict, lr: float, width, history=None
+):
     """Train one head at ``lr`` on standardised frames; keep the epoch with the lowest dev PER.
     Batches are drawn within each block (all of train when it fits the buffer), blocks in a
     fresh random order each epoch. AdamW is :class:`strata.probes.nets.AdamW` on the tensors
@@ -328,6 +327,8 @@ def train_ctc(source: FrameSource, phones, rows, vocab, probe: dict, lr: float, 
                 loss.backward()
                 opt.step({str(i): p.grad for i, p in enumerate(params)})
         dev_per = per(edit_counts(model.decode(source, dev), dev_phones))
+        if history is not None:  # the convergence study's curve (make bench)
+            history.append(dev_per)
         if dev_per < best:
             best, best_epoch, best_state = dev_per, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= probe["patience"]:
@@ -372,6 +373,7 @@ def _fit(source: FrameSource, ids, manifest, task, probe, width):
             "num_phones": len(vocab),
             "best_epoch": best_epoch,
             "epochs_run": epochs_run,
+            "at_cap": at_cap(best_epoch, epochs_run, probe["max_epochs"]),
             "streamed": source.streamed,
         },
         state=state,
@@ -407,7 +409,8 @@ def fit_phonemes(frames_path, manifest: pd.DataFrame, task: dict[str, Any], prob
     index = index_frames(frames_path)
     _in_manifest_order(frames_path, index.ids, manifest)
     source = FrameSource([index], buffer_bytes(probe))
-    return _fit(source, index.ids, manifest, task, probe, width=None)[0]
+    # The weighted sum restricted to one layer: the same projection front and head.
+    return _fit(source, index.ids, manifest, task, probe, probe["projection_width"])[0]
 
 
 def fit_layer(frames_path, manifest: pd.DataFrame, trials, task: dict[str, Any], probe: dict):
@@ -431,3 +434,23 @@ def fit_weighted_phonemes(features, layers, manifest, task, probe) -> ProbeOutco
     usage = model.front.usage(source, rows["dev"])
     outcome.extra = {"layers": layers, **usage, **outcome.extra}
     return outcome
+
+
+def dev_curves(frames_path, manifest: pd.DataFrame, task: dict[str, Any], probe: dict):
+    """Dev PER after every epoch up to ``max_epochs``, never stopped early, per learning rate
+    (``probe['lrs']``): the convergence study behind the CTC probe's schedule (make bench)."""
+    index = index_frames(frames_path)
+    _in_manifest_order(frames_path, index.ids, manifest)
+    source = FrameSource([index], buffer_bytes(probe))
+    label = task.get("label", "phones")
+    phones = [_phones(p) for p in manifest.set_index("utt_id")[label].reindex(index.ids)]
+    rows = _splits(manifest, index.ids, label, split_column_of(task))
+    vocab = sorted({p for i in rows["train"] for p in phones[i]})
+    source.prepare(rows)
+    endless = probe | {"patience": probe["max_epochs"]}
+    curves: dict[float, list[float]] = {}
+    for lr in probe["lrs"]:
+        curves[lr] = []
+        width = probe["projection_width"]
+        train_ctc(source, phones, rows, vocab, endless, lr, width, curves[lr])
+    return curves

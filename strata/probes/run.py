@@ -33,7 +33,7 @@ UNITS_METADATA = ("model", "dataset", "task", "layer", "metric", "kind")
 
 SUMMARY_COLUMNS = [
     "model", "layer", "layer_index", "num_layers", "task", "kind", "metric",
-    "test", "ci_low", "ci_high", "chance", "below_chance", "train", "dev", "lr",
+    "test", "ci_low", "ci_high", "chance", "below_chance", "train", "dev", "lr", "at_cap",
 ]  # fmt: skip
 
 
@@ -75,6 +75,8 @@ def metrics_record(outcome: ProbeOutcome, meta: dict, task_name: str, task: dict
         "confidence": probe["confidence"],
         "chance": outcome.chance,
         "below_chance": outcome.below_chance,
+        # Stopped by the epoch cap while still improving (False for a probe with no training).
+        "at_cap": bool(outcome.extra.get("at_cap", False)),
         "train": _plain(outcome.scores["train"]),
         "dev": _plain(outcome.scores["dev"]),
         "lr": outcome.lr,

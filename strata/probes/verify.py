@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from strata.features.shards import read_utterance_vectors
-from strata.probes.linear import best_lr, project, train_linear_probe
+from strata.probes.linear import best_lr
 from strata.probes.metrics import DCF, ProbeOutcome, bootstrap, eer, eer_and_min_dcf
-from strata.probes.tasks import Columns, classification_data, split_column_of
+from strata.probes.tasks import Columns, split_column_of
 
 TRIAL_SPLITS = ("dev", "test")
 
@@ -116,19 +116,17 @@ def fit_verification(
     task: dict[str, Any],
     probe: dict,
 ) -> ProbeOutcome:
-    scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
-    lr, dev_by_lr, state, extra, embedded = None, {}, {}, {}, x.astype(np.float64)
+    """Cosine scoring of the layer's own rows (parameter-free); ``scoring: projection``: the
+    weighted-sum probe restricted to this layer (:func:`strata.probes.weighted.fit_rows`), its
+    space trained on the training speakers."""
     if task.get("scoring", "cosine") == "projection":
-        data = classification_data(*training_speakers(manifest, trials, task, ids, x))
-        width = min(probe["projection_width"], x.shape[1])
-        fits = {lr: train_linear_probe(data, probe, lr, width) for lr in probe["lrs"]}
-        spaces = {lr: project(fit.state, x).astype(np.float64) for lr, fit in fits.items()}
-        speaker_dev = {lr: fit.accuracy["dev"] for lr, fit in fits.items()}
-        lr, dev_by_lr = choose_lr(scored, spaces, speaker_dev)
-        state, embedded = fits[lr].state, spaces[lr]
-        extra = {"projection_width": width, "speaker_dev_accuracy": speaker_dev[lr]}
-    extra = {"scoring": task.get("scoring", "cosine"), **extra}
-    return trial_outcome(embedded, scored, probe, lr, dev_by_lr, extra, state)
+        from strata.probes.weighted import fit_rows
+
+        layer = [np.array(x, dtype=np.float32)]  # a copy: standardised in place
+        return fit_rows(ids, layer, ["layer"], manifest, trials, task, probe, verification=True)
+    scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
+    extra = {"scoring": "cosine"}
+    return trial_outcome(x.astype(np.float64), scored, probe, None, {}, extra, {})
 
 
 def choose_lr(

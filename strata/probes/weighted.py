@@ -22,7 +22,7 @@ from strata.features.shards import read_layers
 from strata.probes.classify import test_accuracy, utterance_units
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome
-from strata.probes.nets import WeightedSum, train
+from strata.probes.nets import WeightedSum, at_cap, train
 from strata.probes.tasks import SPLITS, Columns, classification_data
 
 
@@ -65,6 +65,23 @@ def fit_weighted(
     ids, by_layer = read_layers(features, layers)
     arrays = [x.astype(np.float32, copy=False) for x in by_layer.values()]
     del by_layer  # the list holds the only reference: _by_split can let layers go
+    return fit_rows(ids, arrays, layers, manifest, trials, task, probe, verification)
+
+
+def fit_rows(
+    ids: list[str],
+    arrays: list[np.ndarray],
+    layers: list[str],
+    manifest: Columns,
+    trials: Columns | None,
+    task: dict[str, Any],
+    probe: dict,
+    verification: bool = False,
+) -> ProbeOutcome:
+    """The weighted-sum probe on in-memory layers (float32 ``arrays``, standardised in place
+    and let go once split). A single-layer probe is this with one layer: the same front
+    (standardisation, projection to ``projection_width``), head, optimiser and schedule, so a
+    layer's score and its share of a weighted sum are measured alike."""
     # Row numbers stand in for the features: every layer is split by the same rows.
     rows = np.arange(len(ids))
     if verification:
@@ -94,14 +111,20 @@ def fit_weighted(
         lr = best_lr(dev_accuracy, higher_is_better=True)
         dev_by_lr = {str(k): v for k, v in dev_accuracy.items()}
     net, result = fits[lr]
-    extra = {"layers": layers, **net.usage(xs["dev"]), "best_epoch": result.best_epoch}
+    extra = {
+        "layers": layers,
+        **net.usage(xs["dev"]),
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "at_cap": at_cap(result.best_epoch, result.epochs_run, probe["max_epochs"]),
+    }
     state = dict(net.params) | {"lr": lr, "layers": layers, "classes": data.classes}
     state |= {f"mean_{i}": m.astype(np.float32) for i, (m, _) in enumerate(stats)}
     state |= {f"std_{i}": s.astype(np.float32) for i, (_, s) in enumerate(stats)}
     if verification:
         from strata.probes.verify import trial_outcome
 
-        extra["speaker_dev_accuracy"] = result.accuracy["dev"]
+        extra |= {"scoring": "projection", "speaker_dev_accuracy": result.accuracy["dev"]}
         return trial_outcome(spaces[lr], scored, probe, lr, dev_by_lr, extra, state)
     predicted = net.forward(xs["test"]).argmax(1)
     estimate, chance = test_accuracy(predicted, data.y["test"], probe)

@@ -75,10 +75,13 @@ def best_layers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY)
 
 
-def _below_chance(tables: dict[str, pd.DataFrame]) -> str:
-    """Probes whose interval lies on the wrong side of chance, named; or "none"."""
+def _flagged(tables: dict[str, pd.DataFrame], column: str) -> str:
+    """Probes whose ``column`` is true (below chance; stopped at the epoch cap while still
+    improving), named; or "none"."""
     rows = pd.concat(tables.values()) if tables else pd.DataFrame()
-    flagged = rows[rows["below_chance"].astype(bool)] if len(rows) else rows
+    if not len(rows) or column not in rows:
+        return "none"
+    flagged = rows[rows[column].fillna(False).astype(bool)]
     names = [f"{r.model}/{r.task}/{r.layer}" for r in flagged.itertuples()]
     return ", ".join(names) if names else "none"
 
@@ -223,7 +226,8 @@ def build_report(
     probes = []
     for task, table in tables.items():
         metric = table["metric"].iloc[0]
-        png = _save(probe_curve(table, task, metric), figure_dir / f"probe_{task}.png", source)
+        curve = probe_curve(table, task, metric, families)
+        png = _save(curve, figure_dir / f"probe_{task}.png", source)
         probes.append({"task": task, "metric": metric, "png": png})
         if task in usage:
             path = figure_dir / f"usage_{task}.png"
@@ -258,7 +262,8 @@ def build_report(
         heatmaps=heatmaps,
         crosses=crosses,
         best_table=best.to_html(index=False, float_format="{:.3f}".format, border=0),
-        below_chance=_below_chance(tables),
+        below_chance=_flagged(tables, "below_chance"),
+        at_cap=_flagged(tables, "at_cap"),
         cards=model_cards,
         run=run_info,
         losses_png=losses_png,

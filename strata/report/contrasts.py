@@ -248,7 +248,20 @@ def _best_pair(
         return
     sign = 1 if higher_is_better(table) else -1
     comparison = judge.probes(task, (winner, a["layer"]), (loser, b["layer"]), sign)
-    verdict.by_seed.setdefault(seed, []).append(comparison)
+    verdict.by_seed.setdefault(seed, []).append(uncapped(comparison, a, b))
+
+
+CAPPED = "ended at its epoch cap while still improving"
+
+
+def uncapped(comparison: Comparison, *rows: pd.Series) -> Comparison:
+    """The comparison, or (a probe it reads stopped by its epoch cap while improving: its score
+    is the budget's) not testable, named."""
+    capped = [f"{r['model']}/{r['layer']}" for r in rows if _flag(r.get("at_cap"))]
+    if capped:
+        comparison.label += f" ({', '.join(capped)} {CAPPED})"
+        comparison.settled = UNTESTED
+    return comparison
 
 
 def has_rows(table: pd.DataFrame, model: str) -> bool:
@@ -284,7 +297,8 @@ def phone_profile(
         group.append(Comparison(f"{where}{len(layers)})", missed, sign, settled=NOT_REPRODUCED))
         return
     for other in others:
-        group.append(judge.probes(task, (model, best["layer"]), (model, other), sign))
+        comparison = judge.probes(task, (model, best["layer"]), (model, other), sign)
+        group.append(uncapped(comparison, best, rows[rows["layer"] == other].iloc[0]))
 
 
 def criteria_diverge(table: pd.DataFrame, how: Resampling) -> Comparison:
@@ -448,3 +462,8 @@ def _criteria(similarity, by_role, members: Members, how: Resampling, verdict) -
                 if v.by_seed or v.notes:
                     out.append(v)
     return out
+
+
+def _flag(value: Any) -> bool:
+    """A summary's boolean column, where a row without it (NaN) is False."""
+    return bool(pd.notna(value) and value)

@@ -17,29 +17,57 @@ from matplotlib.figure import Figure  # noqa: E402
 from strata.similarity.matrix import matrix_of  # noqa: E402
 
 
-def probe_curve(table: pd.DataFrame, task: str, metric: str) -> Figure:
-    """Test score against relative depth, one line per model with its confidence band; the
-    weighted-sum probe as a dotted line in the model's colour; chance dashed."""
+def probe_curve(
+    table: pd.DataFrame, task: str, metric: str, families: dict[str, list[str]] | None = None
+) -> Figure:
+    """Test score against relative depth, one colour per model family: a single model with its
+    confidence band; a family trained with several seeds as one thin line per seed and their
+    mean thick. The weighted-sum probe as a dotted line in the colour (the seeds' mean);
+    chance dashed."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     layers, weighted = (
         table[table["layer"] != "weighted_sum"],
         table[table["layer"] == "weighted_sum"],
     )
-    for model, rows in layers.groupby("model", sort=False):
-        rows = rows.sort_values("layer_index")
+    present = list(dict.fromkeys(layers["model"]))
+    for family, members in _families(present, families).items():
+        rows = layers[layers["model"].isin(members)].sort_values("layer_index")
         depth = rows["layer_index"] / (rows["num_layers"] - 1).clip(lower=1)
-        (line,) = ax.plot(depth, rows["test"], marker="o", markersize=3, label=model)
-        ax.fill_between(depth, rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2)
-        for value in weighted.loc[weighted["model"] == model, "test"]:
-            ax.axhline(value, color=line.get_color(), linestyle=":", linewidth=1)
+        if len(members) == 1:
+            (line,) = ax.plot(depth, rows["test"], marker="o", markersize=3, label=family)
+            ax.fill_between(
+                depth, rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2
+            )
+        else:
+            mean = rows.assign(depth=depth).groupby("layer_index")[["depth", "test"]].mean()
+            label = f"{family} (mean of {len(members)} seeds)"
+            (line,) = ax.plot(mean["depth"], mean["test"], lw=2.2, marker="o", ms=3, label=label)
+            for member in members:
+                own = rows["model"] == member
+                ax.plot(
+                    depth[own], rows.loc[own, "test"], color=line.get_color(), lw=0.7, alpha=0.6
+                )
+        summed = weighted.loc[weighted["model"].isin(members), "test"]
+        if len(summed):
+            ax.axhline(summed.mean(), color=line.get_color(), linestyle=":", linewidth=1)
     ax.axhline(table["chance"].iloc[0], color="grey", linestyle="--", label="chance")
     ax.set(xlabel="relative layer depth (0 = first, 1 = last)", ylabel=f"test {metric}")
-    ax.set_title(f"{task} (dotted: weighted sum; bands: 95 % interval)", fontsize=9)
+    ax.set_title(f"{task} (dotted: weighted sum; bands: 95 % interval; thin: seeds)", fontsize=9)
     top = np.nanmax(table[["test", "ci_high"]].to_numpy(dtype=float), initial=1.0)
     ax.set_ylim(0, max(1.02, top * 1.03))  # a PER can exceed 1: never clip a value
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _families(models: list[str], families: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    """The models grouped by configured family (in first-seen order); a model no family lists
+    stands alone."""
+    out: dict[str, list[str]] = {}
+    for model in models:
+        family = next((f for f, ms in (families or {}).items() if model in ms), model)
+        out.setdefault(family, []).append(model)
+    return out
 
 
 USAGE_COLUMNS = 4  # usage panels per row

@@ -230,7 +230,8 @@ def test_every_task_kind_yields_its_metric_with_intervals(dag_run):
 
 def redecoded_per(run, model: str, layer: str) -> float:
     """The test PER of a saved CTC probe, decoded here from its frame shard (standardise by the
-    saved statistics, the linear head, best path) and scored by torchaudio's edit distance."""
+    saved statistics, the projection and the linear head, best path) and scored by torchaudio's
+    edit distance."""
     import torch
     from torchaudio.functional import edit_distance
 
@@ -241,7 +242,10 @@ def redecoded_per(run, model: str, layer: str) -> float:
     ids, frames = read_shard(root / f"frames/{model}/embedded/{layer}.frames.parquet")
     manifest = read_manifest(root / "data/embedded/manifest.parquet").set_index("utt_id")
     x = (torch.from_numpy(frames) - state["front.mean_0"]) / state["front.std_0"]
-    best = (x @ torch.from_numpy(state["head.weight"]).T + state["head.bias"]).argmax(-1)
+    # One layer: the weighted sum's softmax weight is 1, so the front is the projection alone.
+    z = x @ torch.from_numpy(state["front.projections.0.weight"]).T
+    z = z + state["front.projections.0.bias"]
+    best = (z @ torch.from_numpy(state["head.weight"]).T + state["head.bias"]).argmax(-1)
     ids = np.array(ids)
     errors = phones = 0
     for utt in manifest.index[manifest["split"] == "test"]:

@@ -149,3 +149,15 @@ def test_a_shard_larger_than_the_buffer_stays_within_the_buffer(tmp_path):
     # fixed ~190 MiB (torch's CTC and autograd, Parquet decoding scratch). Holding the frames
     # took 1,049 MiB.
     assert grown_mib < 300, run.stdout
+
+
+def test_dev_curves_run_every_epoch_and_their_best_is_the_probes_dev_score(tmp_path):
+    from strata.probes.phonemes import dev_curves
+
+    path, manifest, _ = synthetic_phones(tmp_path)
+    task = {"kind": "phoneme_recognition"}
+    probe = PROBE | {"max_epochs": 6, "lrs": [0.01, 0.05]}
+    curves = dev_curves(path, manifest, task, probe)
+    assert list(curves) == [0.01, 0.05] and all(len(c) == 6 for c in curves.values())
+    fitted = fit_phonemes(path, manifest, task, probe | {"lrs": [0.05], "patience": 6})
+    assert fitted.scores["dev"] == min(curves[0.05])

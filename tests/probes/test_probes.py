@@ -4,7 +4,7 @@ import pytest
 
 from strata.features.shards import ShardWriter
 from strata.io import read_json, read_parquet_metadata
-from strata.probes import classification_data, train_linear_probe
+from strata.probes import classification_data
 from strata.probes.checkpoint import read_probe
 from strata.probes.linear import predict
 from strata.probes.run import run_probe, summarise
@@ -70,28 +70,27 @@ def test_classification_data_errors():
         classification_data(manifest, manifest.utt_id.tolist(), x, {"label": "label"})
 
 
+def fit(manifest, x, probe=None):
+    from strata.probes.classify import fit_classification
+
+    ids = manifest.utt_id.tolist()
+    return fit_classification(x, ids, manifest, {"label": "label"}, probe or PROBE)
+
+
 def test_probe_separates_separable_classes_and_not_noise():
     manifest = toy_manifest()
-    ids = manifest.utt_id.tolist()
-    easy = train_linear_probe(
-        classification_data(manifest, ids, blobs(manifest, 3.0), {"label": "label"}), PROBE, LR
-    )
-    noise = train_linear_probe(
-        classification_data(manifest, ids, blobs(manifest, 0.0), {"label": "label"}), PROBE, LR
-    )
-    assert easy.accuracy["test"] >= 0.95
-    assert noise.accuracy["test"] <= 0.6
-    assert 1 <= easy.best_epoch <= easy.epochs_run <= PROBE["max_epochs"]
+    easy, noise = fit(manifest, blobs(manifest, 3.0)), fit(manifest, blobs(manifest, 0.0))
+    assert easy.test.value >= 0.95
+    assert noise.test.value <= 0.6
+    assert 1 <= easy.extra["best_epoch"] <= easy.extra["epochs_run"] <= PROBE["max_epochs"]
 
 
 def test_probe_is_deterministic_given_seed():
     manifest = toy_manifest()
-    data = classification_data(
-        manifest, manifest.utt_id.tolist(), blobs(manifest, 1.0), {"label": "label"}
-    )
-    first, second = train_linear_probe(data, PROBE, LR), train_linear_probe(data, PROBE, LR)
+    x = blobs(manifest, 1.0)
+    first, second = fit(manifest, x), fit(manifest, x)
     np.testing.assert_array_equal(first.state["weight"], second.state["weight"])
-    other = train_linear_probe(data, {**PROBE, "seed": 1}, LR)
+    other = fit(manifest, x, {**PROBE, "seed": 1})
     assert not np.array_equal(first.state["weight"], other.state["weight"])
 
 

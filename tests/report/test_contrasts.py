@@ -252,3 +252,11 @@ def test_probes_scored_on_different_units_are_refused():
     run.units[("dino", "sid", "L0")]["key"][0] = "elsewhere"
     with pytest.raises(ValueError, match="sid: dino/L0 vs ssl/L0: .*different test units"):
         run.verdicts()
+
+
+def test_a_verdict_resting_on_a_probe_stopped_at_its_cap_is_not_testable():
+    run = Run().layers("sid", "aam", [0.9]).layers("sid", "rand", [0.5])
+    run.rows["sid"][0]["at_cap"] = True
+    found = run.verdicts(controls={"aam": "rand"})
+    learned = next(v for v in found if v.claim.startswith("aam learned"))
+    assert learned.outcome == UNTESTED and "aam/L0 ended at its epoch cap" in learned.evidence

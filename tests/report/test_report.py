@@ -242,3 +242,23 @@ def test_figures_fit_the_window_and_never_clip_a_value():
     table.loc[0, ["test", "ci_high"]] = [1.10, 1.18]  # a PER above 1
     (ax,) = probe_curve(table, "phones", "per").axes
     assert ax.get_ylim()[1] >= 1.18
+
+
+def test_a_seeded_family_is_drawn_as_thin_seeds_and_their_mean():
+    from strata.report.figures import probe_curve
+
+    rows = []
+    for seed, shift in (("s0", 0.0), ("s1", 0.1), ("s2", 0.2)):
+        rows += [row(f"fam_{seed}", f"L{i}", i, 3, "sid", 0.5 + shift + 0.1 * i) for i in range(3)]
+    rows += [row("alone", f"L{i}", i, 3, "sid", 0.4) for i in range(3)]
+    table = pd.DataFrame(rows)
+    families = {"fam": ["fam_s0", "fam_s1", "fam_s2"], "alone": ["alone"]}
+    (ax,) = probe_curve(table, "sid", "accuracy", families).axes
+    labels = [line.get_label() for line in ax.lines]
+    assert "fam (mean of 3 seeds)" in labels and "alone" in labels
+    mean = next(line for line in ax.lines if line.get_label().startswith("fam ("))
+    seeds = table[table.model.str.startswith("fam")].groupby("layer_index")["test"]
+    np.testing.assert_allclose(mean.get_ydata(), [0.55 + 0.1 * i for i in range(3)])
+    np.testing.assert_allclose(mean.get_ydata(), seeds.mean().to_numpy())
+    thin = [line for line in ax.lines if line.get_linewidth() < 1 and line.get_label()[0] == "_"]
+    assert len(thin) == 3  # one per seed, unlabelled
