@@ -42,8 +42,9 @@ ROLES = {"masked_prediction": "speech_ssl", "dino": "speaker_ssl", "aam_softmax"
 SPEAKER_ROLES = ("speaker_ssl", "supervised")
 MIXED = "mixed"
 WEIGHTED = "weighted_sum"
-# Worst first: a claim holds only as far as its weakest comparison.
-ORDER = (REVERSED, NOT_REPRODUCED, UNTESTED, WITHIN_NOISE, REPRODUCED)
+# Worst first: a claim holds only as far as its weakest testable comparison, and is never
+# reproduced while one of its comparisons could not be tested.
+ORDER = (REVERSED, NOT_REPRODUCED, WITHIN_NOISE, UNTESTED, REPRODUCED)
 NO_DEV = "no dev scores: a best layer chosen on test would favour models with more layers"
 
 # (model, task, layer) -> the probe's per-unit test outcomes (strata.probes.units), or None.
@@ -135,7 +136,8 @@ class Verdict:
 
 
 def combine(outcomes: list[str]) -> str:
-    """The weakest of a seed's comparisons (a claim holds only where all of them do)."""
+    """The weakest of a seed's comparisons (a claim holds only where all of them do; one that
+    could not be tested keeps it from being reproduced, not from being within noise)."""
     for outcome in ORDER:
         if outcome in outcomes:
             return outcome

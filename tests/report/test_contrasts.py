@@ -260,3 +260,12 @@ def test_a_verdict_resting_on_a_probe_stopped_at_its_cap_is_not_testable():
     found = run.verdicts(controls={"aam": "rand"})
     learned = next(v for v in found if v.claim.startswith("aam learned"))
     assert learned.outcome == UNTESTED and "aam/L0 ended at its epoch cap" in learned.evidence
+
+
+def test_an_untestable_comparison_keeps_a_claim_from_being_reproduced_only():
+    from strata.report.contrasts import combine
+
+    assert combine([REPRODUCED, UNTESTED]) == UNTESTED
+    assert combine([WITHIN_NOISE, UNTESTED]) == WITHIN_NOISE
+    assert combine([REPRODUCED, REVERSED, WITHIN_NOISE]) == REVERSED
+    assert combine([]) == UNTESTED
