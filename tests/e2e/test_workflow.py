@@ -138,6 +138,9 @@ def test_report_states_the_contrasts_and_draws_the_training_losses(dag_run):
         section,
     )
     claims = {claim: (single, adjusted, evidence) for claim, single, adjusted, evidence in rows}
+    # Holm's family is every tested comparison the table lists, each with its adjusted p.
+    family = int(re.search(r"adjusted \(family of (\d+)\)", section).group(1))
+    assert family == sum(evidence.count(", Holm ") for *_, evidence in rows) > 0
     # The trained ECAPA against its random init on speaker ID, judged on the paired difference
     # of the layers best on dev: the evidence's Δ is the tables' difference of test scores, and
     # the verdict's direction follows its sign; Holm's p is never below the single one.

@@ -5,6 +5,7 @@ step for step by the training rule."""
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 from pathlib import Path
 
@@ -25,25 +26,39 @@ from strata.training.shipped import SUMS, check_shipped, verify
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 SHIPPED = ROOT / "checkpoints"
-TRAINED = sorted(m for m, spec in DEFAULT["models"].items() if "train" in spec)
+# Every shipped checkpoint: the default config's trained models and their other training
+# seeds (<model>_s<seed>: the same model with seed <seed>, shipped for seeded studies).
+TRAINED = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())
+
+
+def config_of(model: str) -> dict:
+    """The model config a shipped checkpoint was trained with."""
+    if model in DEFAULT["models"]:
+        return DEFAULT["models"][model]
+    base, seed = re.fullmatch(r"(.+)_s(\d+)", model).groups()
+    return {**DEFAULT["models"][base], "seed": int(seed)}
 
 
 def dataset_of(model: str) -> dict:
-    return DEFAULT["datasets"][DEFAULT["models"][model]["train"]["dataset"]]
+    return DEFAULT["datasets"][config_of(model)["train"]["dataset"]]
+
+
+def test_every_trained_model_of_the_default_config_is_shipped():
+    assert {m for m, spec in DEFAULT["models"].items() if "train" in spec} <= set(TRAINED)
 
 
 @pytest.mark.parametrize("model", TRAINED)
 def test_a_shipped_checkpoint_is_intact_matches_the_config_and_loads(model, tmp_path):
     verify(SHIPPED / model)
-    check_shipped(SHIPPED, model, DEFAULT["models"][model], dataset_of(model))
-    card = prepare_model(model, DEFAULT["models"][model], tmp_path / model, SHIPPED / model)
+    check_shipped(SHIPPED, model, config_of(model), dataset_of(model))
+    card = prepare_model(model, config_of(model), tmp_path / model, SHIPPED / model)
     assert card["training"]["origin"]["source"] == "shipped"
     assert card["training"]["origin"]["sha256_verified"] is True
     assert _origin(SHIPPED / model).startswith(f"shipped in checkpoints/{model}, trained 20")
     assert _origin(tmp_path / model) == "trained in this run"  # a card dir has no shipped.json
     losses = pd.read_parquet(SHIPPED / model / LOSSES)
     assert card["training"]["steps"] == len(losses)
-    encoder, _ = load_model(tmp_path / model, DEFAULT["models"][model])
+    encoder, _ = load_model(tmp_path / model, config_of(model))
     wave = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0)) * 0.1
     with torch.no_grad():
         out = encoder(wave, torch.tensor([16000]))
@@ -62,19 +77,19 @@ def test_a_damaged_checkpoint_or_another_config_is_refused(tmp_path):
     with pytest.raises(ValueError, match=weights.name):
         verify(copy_dir)
     with pytest.raises(ValueError, match=weights.name):
-        prepare_model(model, DEFAULT["models"][model], tmp_path / "card", copy_dir)
+        prepare_model(model, config_of(model), tmp_path / "card", copy_dir)
     (copy_dir / "stray.txt").write_text("not shipped")
     with pytest.raises(ValueError, match="stray.txt.*not listed"):
         verify(copy_dir)
-    other = copy.deepcopy(DEFAULT["models"][model])
+    other = copy.deepcopy(config_of(model))
     other["train"]["lr"] *= 2
     with pytest.raises(ConfigError, match=rf"models\.{model}\.train\.lr"):
         check_shipped(SHIPPED, model, other, dataset_of(model))
     dataset = {**dataset_of(model), "seed": 7}
     with pytest.raises(ConfigError, match=r"datasets\.\w+\.seed"):
-        check_shipped(SHIPPED, model, DEFAULT["models"][model], dataset)
+        check_shipped(SHIPPED, model, config_of(model), dataset)
     with pytest.raises(ConfigError, match="no shipped checkpoint"):
-        check_shipped(tmp_path, "nothing_here", DEFAULT["models"][model], dataset_of(model))
+        check_shipped(tmp_path, "nothing_here", config_of(model), dataset_of(model))
     assert (SHIPPED / model / SUMS).read_text().count("\n") >= 3
 
 
@@ -97,6 +112,6 @@ def test_the_training_rule_reproduces_the_first_steps_of_a_shipped_checkpoint(
     shipped ones, so the checkpoint is what `make train` makes."""
     torch.set_num_threads(1)  # as the rule runs (threads: 1)
     shipped = pd.read_parquet(SHIPPED / model / LOSSES)
-    rows = first_steps(DEFAULT["models"][model], pretrain_corpus, steps=3)
+    rows = first_steps(config_of(model), pretrain_corpus, steps=3)
     np.testing.assert_allclose([r["loss"] for r in rows], shipped["loss"][:3], rtol=1e-5)
     assert [r["lr"] for r in rows] == pytest.approx(list(shipped["lr"][:3]))
