@@ -49,7 +49,7 @@ class TaskKind:
     # Fitting, by import path: one layer's shard (path, manifest, trials, task, probe), and the
     # weighted sum of layers (features dir, layers, manifest, trials, task, probe); each returns
     # a strata.probes.metrics.ProbeOutcome.
-    fit_layer: str = "strata.probes.classify:fit_layer"
+    fit_layer: str = "strata.probes.weighted:fit_classification_layer"
     fit_weighted: str = "strata.probes.weighted:fit_weighted"
     has_trials: bool = False  # scored on the dataset's trial list, not on labelled utterances
     layer_profile: str | None = None  # what the report's layer-profile claims call its content
@@ -118,7 +118,7 @@ class VerificationKind(TaskKind):
 
     memory_copies: float = 3.0  # every utterance kept for the trials, besides the split rows
     layer_memory_copies: float = 8.0  # measured 7.8: float64 copies for the cosine scores
-    fit_layer: str = "strata.probes.verify:fit_layer"
+    fit_layer: str = "strata.probes.weighted:fit_verification_layer"
     fit_weighted: str = "strata.probes.weighted:fit_weighted_trials"
     has_trials: bool = True
 

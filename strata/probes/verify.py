@@ -6,7 +6,8 @@ Trials come in two speaker-disjoint sets (the trial table's ``split``): dev tria
 learning rate (and, in the summary, the best layer), test trials are reported, with a cluster
 bootstrap over their enrolment speakers. Without dev trials the learning rate is chosen on the
 training speakers' dev utterances and the dev column stays empty. No speaker of either set
-trains the projection.
+trains the projection. The fitting is the weighted-sum probe's
+(:func:`strata.probes.weighted.fit_verification`); this module scores.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from strata.features.shards import read_utterance_vectors
 from strata.probes.linear import best_lr
 from strata.probes.metrics import DCF, ProbeOutcome, bootstrap, eer, eer_and_min_dcf
 from strata.probes.tasks import Columns, split_column_of
@@ -98,35 +98,6 @@ class Trials:
 
     def dev_eer(self, embedded: np.ndarray) -> float:
         return eer_and_min_dcf(*self.scores(embedded, "dev"))[0] if self.has_dev else np.nan
-
-
-def fit_layer(path, manifest: Columns, trials, task: dict[str, Any], probe: dict) -> ProbeOutcome:
-    """The verification kind's single-layer fitting: the shard's pooled rows, on the trials."""
-    if trials is None:
-        raise ValueError("verification needs the dataset's trials.parquet")
-    ids, x = read_utterance_vectors(path)
-    return fit_verification(x, ids, manifest, trials, task, probe)
-
-
-def fit_verification(
-    x: np.ndarray,
-    ids: list[str],
-    manifest: Columns,
-    trials: Columns,
-    task: dict[str, Any],
-    probe: dict,
-) -> ProbeOutcome:
-    """Cosine scoring of the layer's own rows (parameter-free); ``scoring: projection``: the
-    weighted-sum probe restricted to this layer (:func:`strata.probes.weighted.fit_rows`), its
-    space trained on the training speakers."""
-    if task.get("scoring", "cosine") == "projection":
-        from strata.probes.weighted import fit_rows
-
-        layer = [np.array(x, dtype=np.float32)]  # a copy: standardised in place
-        return fit_rows(ids, layer, ["layer"], manifest, trials, task, probe, verification=True)
-    scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
-    extra = {"scoring": "cosine"}
-    return trial_outcome(x.astype(np.float64), scored, probe, None, {}, extra, {})
 
 
 def choose_lr(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from strata.features.shards import read_layers
+from strata.features.shards import read_layers, read_utterance_vectors
 from strata.probes.classify import test_accuracy, utterance_units
 from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome
@@ -141,3 +141,45 @@ def fit_weighted_trials(features, layers, manifest, trials, task, probe) -> Prob
     if trials is None:
         raise ValueError("verification needs the dataset's trials.parquet")
     return fit_weighted(features, layers, manifest, trials, task, probe, verification=True)
+
+
+def fit_classification(
+    x: np.ndarray, ids: list[str], manifest: Columns, task: dict[str, Any], probe: dict
+) -> ProbeOutcome:
+    """One layer's rows (``x`` is left as it is): the weighted-sum probe restricted to it."""
+    layer = [np.array(x, dtype=np.float32)]  # a copy: the probe standardises it in place
+    return fit_rows(ids, layer, ["layer"], manifest, None, task, probe)
+
+
+def fit_classification_layer(path, manifest: Columns, trials, task, probe) -> ProbeOutcome:
+    """The classification kind's single-layer fitting: the shard's pooled rows."""
+    ids, x = read_utterance_vectors(path)
+    return fit_classification(x, ids, manifest, task, probe)
+
+
+def fit_verification(
+    x: np.ndarray,
+    ids: list[str],
+    manifest: Columns,
+    trials: Columns,
+    task: dict[str, Any],
+    probe: dict,
+) -> ProbeOutcome:
+    """Cosine scoring of the layer's own rows (parameter-free); ``scoring: projection``: the
+    weighted-sum probe restricted to this layer, its space trained on the training speakers."""
+    from strata.probes.verify import Trials, trial_outcome
+
+    if task.get("scoring", "cosine") == "projection":
+        layer = [np.array(x, dtype=np.float32)]  # a copy: standardised in place
+        return fit_rows(ids, layer, ["layer"], manifest, trials, task, probe, verification=True)
+    scored = Trials(trials, ids, manifest, task.get("label", "speaker"))
+    extra = {"scoring": "cosine"}
+    return trial_outcome(x.astype(np.float64), scored, probe, None, {}, extra, {})
+
+
+def fit_verification_layer(path, manifest: Columns, trials, task, probe) -> ProbeOutcome:
+    """The verification kind's single-layer fitting: the shard's pooled rows, on the trials."""
+    if trials is None:
+        raise ValueError("verification needs the dataset's trials.parquet")
+    ids, x = read_utterance_vectors(path)
+    return fit_verification(x, ids, manifest, trials, task, probe)

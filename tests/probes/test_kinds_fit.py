@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from strata.features.shards import ShardWriter
-from strata.probes.verify import fit_verification
-from strata.probes.weighted import fit_weighted
+from strata.probes.weighted import fit_verification, fit_weighted
 
 PROBE = {
     "lrs": [0.01, 0.05],
@@ -81,7 +80,7 @@ def test_weighted_sum_uses_the_informative_layer(tmp_path):
 
 
 def test_changing_only_test_data_never_changes_the_chosen_learning_rate():
-    from strata.probes.classify import fit_classification
+    from strata.probes.weighted import fit_classification
 
     manifest, x, trials = speakers(separation=1.0)
     ids = manifest.utt_id.tolist()

@@ -10,9 +10,9 @@ from test_phonemes import PROBE as CTC_PROBE
 from test_phonemes import synthetic_phones
 
 from strata.features.shards import ShardWriter
-from strata.probes.classify import fit_layer
 from strata.probes.nets import at_cap
 from strata.probes.phonemes import fit_phonemes, fit_weighted_phonemes
+from strata.probes.weighted import fit_classification_layer as fit_layer
 from strata.probes.weighted import fit_weighted
 
 

@@ -71,7 +71,7 @@ def test_classification_data_errors():
 
 
 def fit(manifest, x, probe=None):
-    from strata.probes.classify import fit_classification
+    from strata.probes.weighted import fit_classification
 
     ids = manifest.utt_id.tolist()
     return fit_classification(x, ids, manifest, {"label": "label"}, probe or PROBE)
@@ -140,7 +140,7 @@ def test_run_probe_checkpoint_reproduces_metrics(tmp_path):
 def test_the_learning_rate_is_chosen_on_dev():
     manifest = toy_manifest()
     x = blobs(manifest, 1.0)
-    from strata.probes.classify import fit_classification
+    from strata.probes.weighted import fit_classification
 
     outcome = fit_classification(
         x, manifest.utt_id.tolist(), manifest, {"label": "label"}, {**PROBE, "lrs": [1e-6, 0.05]}
@@ -152,7 +152,7 @@ def test_the_learning_rate_is_chosen_on_dev():
 def test_shuffled_labels_stay_near_chance_and_are_not_flagged_above_it():
     manifest = toy_manifest()
     shuffled = manifest.assign(label=manifest.label.sample(frac=1, random_state=0).to_numpy())
-    from strata.probes.classify import fit_classification
+    from strata.probes.weighted import fit_classification
 
     outcome = fit_classification(
         blobs(manifest, 3.0), manifest.utt_id.tolist(), shuffled, {"label": "label"}, PROBE
