@@ -10,12 +10,13 @@ from typing import Any
 
 import jinja2
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
 from strata.plugins import file_stem
-from strata.report.contrasts import Resampling, adjust, paper_contrasts
+from strata.report.contrasts import Resampling, paper_contrasts
 from strata.report.figures import (
     cross_model_lines,
     loss_curves,
@@ -252,7 +253,7 @@ def build_report(
         families,
         Resampling(**(resampling or {})),
     )
-    family_size = adjust(verdicts)
+    family_size = sum(np.isfinite(c.difference.p) for v in verdicts for c in v.comparisons)
     best = best_layers(tables)
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("strata.report", "templates"), autoescape=True
