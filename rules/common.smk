@@ -42,10 +42,14 @@ if SHIPPED:
         shipped.check_shipped(SHIPPED_ROOT, _model, MODELS[_model], _dataset)
 
 
-def task_pattern(frames):
-    """The tasks whose probes read every frame (``frames``), or the others, as a wildcard
-    pattern (one that matches nothing when there are none)."""
-    tasks = [t for t in config["tasks"] if STUDY.reads_frames(t) == frames]
+def task_pattern(frames, jobs):
+    """The tasks whose probes read every frame (``frames``), or the others, with probe.jobs
+    ``jobs``, as a wildcard pattern (one that matches nothing when there are none)."""
+    tasks = [
+        t
+        for t in config["tasks"]
+        if STUDY.reads_frames(t) == frames and STUDY.probe_jobs(t) == jobs
+    ]
     return "|".join(re.escape(t) for t in tasks) or "(?!)"
 
 
@@ -176,12 +180,38 @@ def probe_slice(wildcards):
     return config["probe"] | config["tasks"][wildcards.task].get("probe", {})
 
 
+def probe_files(model, task, name):
+    """One file (metrics.json, test_units.parquet) of each of a model's probes of a task:
+    every layer's, then the weighted sum's."""
+    dataset = config["tasks"][task]["dataset"]
+    return [
+        f"results/probes/{model}/{dataset}/{task}/{layer}/{name}"
+        for layer in [*probe_layers_of(model, task), "weighted"]
+    ]
+
+
+def probe_outputs_of(model, task):
+    """What the jobs behind a model's probes of a task write: their folder (probe.jobs: model)
+    or each probe's metrics and per-unit outcomes (probe.jobs: layer)."""
+    if STUDY.probe_jobs(task) == "model":
+        dataset = config["tasks"][task]["dataset"]
+        return [f"results/probes/{model}/{dataset}/{task}"]
+    return [
+        *probe_files(model, task, "metrics.json"),
+        *probe_files(model, task, "test_units.parquet"),
+    ]
+
+
+def probe_outputs_of_task(wildcards):
+    return [p for model in MODELS for p in probe_outputs_of(model, wildcards.task)]
+
+
 def probe_metrics_of_task(wildcards):
     """Every (model, layer) metrics file of one task, each model's weighted sum after it."""
     return [
-        f"results/probes/{model}/{wildcards.dataset}/{wildcards.task}/{layer}/metrics.json"
+        p
         for model in MODELS
-        for layer in [*probe_layers_of(model, wildcards.task), "weighted"]
+        for p in probe_files(model, wildcards.task, "metrics.json")
     ]
 
 
@@ -192,13 +222,20 @@ def probe_summaries():
     }
 
 
+def probe_outputs():
+    """Every probe job's output (the report reads their files)."""
+    return [
+        p for task in config["tasks"] for m in MODELS for p in probe_outputs_of(m, task)
+    ]
+
+
 def probe_units():
     """Every probe's per-unit test outcomes (the report's paired comparisons)."""
     return [
-        f"results/probes/{model}/{spec['dataset']}/{task}/{layer}/test_units.parquet"
-        for task, spec in config["tasks"].items()
-        for model in MODELS
-        for layer in [*probe_layers_of(model, task), "weighted"]
+        p
+        for task in config["tasks"]
+        for m in MODELS
+        for p in probe_files(m, task, "test_units.parquet")
     ]
 
 
@@ -281,6 +318,12 @@ def extract_estimate(wildcards):
 def probe_estimate(wildcards):
     job = f"{wildcards.model}/{wildcards.task}/{wildcards.layer}"
     estimate = PLANNER.probe(wildcards.model, wildcards.task, [wildcards.layer])
+    return _estimate(STUDY.probe_rule(wildcards.task), job, estimate)
+
+
+def probe_set_estimate(wildcards):
+    estimate = PLANNER.probe_set(wildcards.model, wildcards.task)
+    job = f"{wildcards.model}/{wildcards.task}"
     return _estimate(STUDY.probe_rule(wildcards.task), job, estimate)
 
 

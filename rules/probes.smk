@@ -2,6 +2,48 @@
 # utterance-level tasks' (minutes, CPUs, grouped) are separate rules with the same code and
 # outputs, so a profile can send the first to a GPU partition. Each probe also writes its
 # per-unit test outcomes (test_units.parquet), for paired comparisons between probes.
+# probe.jobs: model (the default) runs a model's every probe of a task in one job, its folder
+# holding each layer's files and the weighted sum's; probe.jobs: layer, one job per probe.
+rule train_frame_probes:
+    input:
+        features=probe_features_of,
+        data="results/data/{dataset}",
+    output:
+        directory("results/probes/{model}/{dataset}/{task}"),
+    log:
+        "logs/train_frame_probes/{model}/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/train_frame_probes/{model}/{dataset}/{task}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=True, jobs="model"),
+    # The longest jobs of a run: started first, they do not end it alone.
+    priority: 1
+    conda:
+        "../envs/probes.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards: _mem_mb(probe_set_estimate(wildcards), 4000),
+        runtime=lambda wildcards: _runtime(probe_set_estimate(wildcards), 120),
+    params:
+        task=task_slice,
+        probe=probe_slice,
+        layers=lambda wildcards: probe_layers_of(wildcards.model, wildcards.task),
+    script:
+        "../workflow_scripts/train_probes.py"
+
+
+use rule train_frame_probes as train_probes with:
+    log:
+        "logs/train_probes/{model}/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/train_probes/{model}/{dataset}/{task}.tsv"
+    wildcard_constraints:
+        task=task_pattern(frames=False, jobs="model"),
+    priority: 0
+    group:
+        "probes"
+
+
 rule train_frame_probe:
     input:
         features=probe_features_of,
@@ -15,7 +57,7 @@ rule train_frame_probe:
     benchmark:
         "benchmarks/train_frame_probe/{model}/{dataset}/{task}/{layer}.tsv"
     wildcard_constraints:
-        task=task_pattern(frames=True),
+        task=task_pattern(frames=True, jobs="layer"),
     conda:
         "../envs/probes.yaml"
     threads: 1
@@ -42,7 +84,7 @@ rule train_frame_weighted_probe:
     benchmark:
         "benchmarks/train_frame_weighted_probe/{model}/{dataset}/{task}.tsv"
     wildcard_constraints:
-        task=task_pattern(frames=True),
+        task=task_pattern(frames=True, jobs="layer"),
     # The longest jobs of a run: started first, they do not end it alone.
     priority: 1
     conda:
@@ -65,7 +107,7 @@ use rule train_frame_probe as train_probe with:
     benchmark:
         "benchmarks/train_probe/{model}/{dataset}/{task}/{layer}.tsv"
     wildcard_constraints:
-        task=task_pattern(frames=False),
+        task=task_pattern(frames=False, jobs="layer"),
     priority: 0
     group:
         "probes"
@@ -77,7 +119,7 @@ use rule train_frame_weighted_probe as train_weighted_probe with:
     benchmark:
         "benchmarks/train_weighted_probe/{model}/{dataset}/{task}.tsv"
     wildcard_constraints:
-        task=task_pattern(frames=False),
+        task=task_pattern(frames=False, jobs="layer"),
     priority: 0
     group:
         "probes"
@@ -89,7 +131,7 @@ localrules:
 
 rule summarise_probes:
     input:
-        probe_metrics_of_task,
+        probe_outputs_of_task,
     output:
         table="results/probes/summary/{dataset}/{task}.parquet",
         csv=report(
@@ -109,5 +151,7 @@ rule summarise_probes:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        metrics=probe_metrics_of_task,
     script:
         "../workflow_scripts/summarise_probes.py"

@@ -15,8 +15,7 @@ localrules:
 rule report:
     input:
         probe_tables=list(probe_summaries().values()),
-        weighted=weighted_probes(),
-        units=probe_units(),
+        probes=probe_outputs(),
         similarity=similarity_tables(),
         models=model_cards(),
         training=training_runs(),
@@ -28,6 +27,20 @@ rule report:
             category="Overview",
             subcategory="strata report",
             labels={"page": "results/report/index.html"},
+        ),
+        verdicts=report(
+            "results/report/verdicts.csv",
+            caption="../docs/report/verdicts.rst",
+            category="Overview",
+            subcategory="Tables",
+            labels={"table": "verdicts"},
+        ),
+        best_layers=report(
+            "results/report/best_layers.csv",
+            caption="../docs/report/best_layers.rst",
+            category="Overview",
+            subcategory="Tables",
+            labels={"table": "best layers"},
         ),
         figures=report(
             directory("results/report/figures"),
@@ -55,5 +68,7 @@ rule report:
         roles=model_roles(),
         families=STUDY.families,
         resampling=resampling_slice(),
+        weighted=weighted_probes(),
+        units=probe_units(),
     script:
         "../workflow_scripts/make_report.py"

@@ -71,7 +71,8 @@ def test_slurm_settings_are_the_slurm_profiles():
     assert "mem_mb" not in written["set-resources"]["extract_features"]
     # Rules that compute on a GPU go where extraction goes, one GPU each.
     per_rule = written["set-resources"]
-    on_gpu = {"train_frame_probe", "train_frame_weighted_probe", "train_model"}
+    on_gpu = {"train_frame_probes", "train_frame_probe", "train_frame_weighted_probe"}
+    on_gpu.add("train_model")
     for rule in on_gpu | {"layer_similarity"}:
         assert per_rule[rule]["slurm_partition"] == per_rule["extract_features"]["slurm_partition"]
     for rule in on_gpu:
@@ -79,7 +80,7 @@ def test_slurm_settings_are_the_slurm_profiles():
     # similarity asks for a GPU job by job, where its measure uses one (tests/test_snakefile.py)
     assert "gpu" not in per_rule["layer_similarity"]
     # and the grouped (utterance-level) probes stay on the default partition
-    assert not {"train_probe", "train_weighted_probe"} & set(args.set_resources)
+    assert not {"train_probes", "train_probe", "train_weighted_probe"} & set(args.set_resources)
 
 
 def test_a_bare_snakemake_gets_cores_from_the_workflow_profile():

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from defaults import default_config
 
-from strata.models import layer_specs
 from strata.models.seeds import expand_models
 from strata.models.twins import twin_of
 from strata.probes.kinds import TASK_KINDS
@@ -73,8 +73,7 @@ def test_configfile_is_the_whole_study(where, tmp_path):
         "prepare_dataset": 1,
         "prepare_model": 1,
         "extract_features": 1,
-        "train_probe": len(layer_specs(DEFAULT["models"]["ge2e"])),
-        "train_weighted_probe": 1,
+        "train_probes": 1,  # every layer and the weighted sum (probe.jobs: model)
         "summarise_probes": 1,
         "layer_similarity": 2,  # utterance and frame level
         "report": 1,
@@ -95,7 +94,7 @@ def test_without_a_configfile_the_default_study_runs(where, tmp_path):
 def test_a_random_twin_is_one_line_and_its_control_pair_follows_each_listed_pair(tmp_path):
     config = one_model_one_task()
     config["models"]["ge2e"]["random_twin"] = {"seed": 3}
-    config["models"]["wavlm"] = DEFAULT["models"]["wavlm_random"]
+    config["models"]["wavlm"] = default_config(seeds=False)["models"]["wavlm_random"]
     config["similarity"]["pairs"] = [["wavlm", "ge2e"]]
     config["similarity"]["levels"] = ["utterance"]
     path = tmp_path / "my.yaml"
@@ -125,7 +124,7 @@ def test_a_seeded_model_plans_every_job_for_each_member(tmp_path):
     counts = job_counts(out)
     assert counts["train_model"] == 4  # wavlm_mp and wavlm_mp2, two seeds each
     assert counts["prepare_model"] == counts["extract_features"] == 7
-    assert counts["train_weighted_probe"] == 7
+    assert counts["train_probes"] == 7
     # Each seed's second iteration clusters the first iteration's member of its seed.
     trains = re.findall(r"input: results/data/pretrain(.*)\n\s+output: results/trained/(\w+)", out)
     assert sorted(trains) == [
@@ -200,28 +199,50 @@ def test_the_default_study_loads_the_shipped_checkpoints_and_train_retrains_them
     assert planned(out)["model"] == set(trained)
 
 
-def test_frame_level_probes_are_rules_of_their_own_outside_the_probe_group(tmp_path):
+RULES_BY_JOBS = {  # probe.jobs → (frame-level rules, utterance-level rules)
+    "model": ({"train_frame_probes"}, {"train_probes"}),
+    "layer": ({"train_frame_probe", "train_frame_weighted_probe"},
+              {"train_probe", "train_weighted_probe"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("jobs", ["model", "layer"])
+def test_frame_level_probes_are_rules_of_their_own_outside_the_probe_group(jobs, tmp_path):
     """CTC probes (the default's phones task) go to train_frame_*; a profile sends those rules
-    to a GPU partition, and the utterance-level probes stay grouped."""
-    out = dry_run(tmp_path, "--forceall")
+    to a GPU partition, and the utterance-level probes stay grouped. probe.jobs: model runs a
+    model's probes of a task in one job; layer, one job per probe."""
+    config = copy.deepcopy(DEFAULT)
+    config["probe"]["jobs"] = jobs
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = dry_run(tmp_path, "--forceall", "--configfile", str(path))
     chunks = re.split(r"^\s*rule (\w+):$", out, flags=re.M)[1:]  # name, its lines, name, …
-    jobs = [(rule, re.search(r"wildcards: (.*)", text)) for rule, text in zip(*[iter(chunks)] * 2)]
+    jobs_seen = [
+        (rule, re.search(r"wildcards: (.*)", text)) for rule, text in zip(*[iter(chunks)] * 2)
+    ]
     frame_tasks = {t for t, spec in DEFAULT["tasks"].items() if TASK_KINDS[spec["kind"]].frames}
     assert frame_tasks, "the default study has a frame-level task"
     by_rule: dict[str, set[str]] = {}
-    for rule, wildcards in jobs:
+    per_rule: dict[str, int] = {}
+    for rule, wildcards in jobs_seen:
         pairs = [] if wildcards is None else wildcards[1].split(", ")
         task = dict(item.split("=", 1) for item in pairs).get("task")
         if task is not None and rule.startswith("train_"):
             by_rule.setdefault(rule, set()).add(task)
-    assert by_rule["train_frame_probe"] == by_rule["train_frame_weighted_probe"] == frame_tasks
+            per_rule[rule] = per_rule.get(rule, 0) + 1
+    frame_rules, utterance_rules = RULES_BY_JOBS[jobs]
     utterance_tasks = set(DEFAULT["tasks"]) - frame_tasks
-    assert by_rule["train_probe"] == by_rule["train_weighted_probe"] == utterance_tasks
+    assert set(by_rule) == frame_rules | utterance_rules
+    assert all(by_rule[r] == frame_tasks for r in frame_rules)
+    assert all(by_rule[r] == utterance_tasks for r in utterance_rules)
+    models = expand_models(DEFAULT["models"])
+    if jobs == "model":  # one job per model and task
+        assert per_rule["train_probes"] == len(models) * len(utterance_tasks)
     # A group job's members are listed indented under it; everything else at the margin.
     grouped = set(re.findall(r"^    rule (\w+):", out, re.M))
     alone = set(re.findall(r"^rule (\w+):", out, re.M))
-    assert grouped == {"train_probe", "train_weighted_probe"}
-    assert {"train_frame_probe", "train_frame_weighted_probe"} <= alone - grouped
+    assert grouped == utterance_rules
+    assert frame_rules <= alone - grouped
 
 
 @pytest.mark.parametrize("device", ["auto", "cpu"])

@@ -23,7 +23,7 @@ with rule_logging(smk.log, smk.rule) as log:
     }
     build_report(
         probe_tables=dict(zip(smk.params.tasks, map(Path, smk.input.probe_tables), strict=True)),
-        weighted_files=[Path(p) for p in smk.input.weighted],
+        weighted_files=[Path(p) for p in smk.params.weighted],
         similarity_files=[Path(p) for p in smk.input.similarity],
         model_cards=[read_card(Path(d)) for d in smk.input.models],
         run_info=run_info,
@@ -33,8 +33,9 @@ with rule_logging(smk.log, smk.rule) as log:
         controls=smk.params.controls,
         training_runs=[Path(p) for p in smk.input.training],
         roles=smk.params.roles,
-        units_files=[Path(p) for p in smk.input.units],
+        units_files=[Path(p) for p in smk.params.units],
         families=smk.params.families,
         resampling=smk.params.resampling,
+        out_tables=(Path(smk.output.verdicts), Path(smk.output.best_layers)),
     )
     log.info("report written to %s", smk.output.html)

@@ -9,5 +9,6 @@ from strata.workflow import rule_logging
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with rule_logging(smk.log, smk.rule) as log:
-    table = summarise([Path(p) for p in smk.input], Path(smk.output.table), Path(smk.output.csv))
+    metrics = [Path(p) for p in smk.params.metrics]
+    table = summarise(metrics, Path(smk.output.table), Path(smk.output.csv))
     log.info("%d rows", len(table))

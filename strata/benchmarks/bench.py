@@ -72,6 +72,8 @@ def run_default(workdir: Path, cores: int) -> float:
 
 
 PROBE_RULES = (
+    "train_probes",
+    "train_frame_probes",
     "train_probe",
     "train_weighted_probe",
     "train_frame_probe",

@@ -1,8 +1,8 @@
 """How many epochs a CTC probe needs: dev PER after every epoch, never stopped early, for the
 first, middle and last frame-level layer of one model of each layer kind (transformer, TDNN,
-LSTM), at several learning rates, on a finished default run's frame shards. The phones task's
-learning rates and epoch cap are read off this table (``make bench``), not set by the time
-budget."""
+LSTM), at several learning rates, under the configured batch size and ``lr_decay``, on a
+finished default run's frame shards. The phones task's learning rate, schedule and epoch cap
+are read off this table (``make bench``), not set by the time budget."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from strata.features.shards import read_shard_metadata
 from strata.manifest import read_dataset
 
 MODELS = ("wavlm_mp", "ecapa_aam", "ge2e")  # one of each layer kind in the default run
-LRS = (0.005, 0.02, 0.05)
+LRS = (0.005, 0.01, 0.02)
 MAX_EPOCHS = 40
 NEAR = 0.02  # "converged": within 2 % (relative) of the curve's best dev PER
 
@@ -27,6 +27,18 @@ def picked_layers(frames: Path) -> list[str]:
                       for p in shards)  # fmt: skip
     names = [name for _, name in by_index]
     return list(dict.fromkeys([names[0], names[len(names) // 2], names[-1]]))
+
+
+def stop_epoch(curve: list[float], patience: int) -> int:
+    """The epoch at which patience would have stopped the probe (the curve's length if
+    never): the schedule does not depend on patience, so the capped curve is a prefix."""
+    best, best_epoch = float("inf"), 0
+    for epoch, value in enumerate(curve, 1):
+        if value < best:
+            best, best_epoch = value, epoch
+        elif epoch - best_epoch >= patience:
+            return epoch
+    return len(curve)
 
 
 def convergence_table(workdir: Path, config: dict, task: str = "phones") -> pd.DataFrame:
@@ -56,6 +68,7 @@ def convergence_table(workdir: Path, config: dict, task: str = "phones") -> pd.D
                         "epochs_to_within_2pct": next(
                             i + 1 for i, v in enumerate(curve) if v <= best * (1 + NEAR)
                         ),
+                        "patience_stops_at": stop_epoch(curve, probe["patience"]),
                         f"dev_per_at_epoch_{cap}": round(curve[min(cap, len(curve)) - 1], 4),
                     }
                 )

@@ -21,7 +21,7 @@ import pandas as pd
 from strata.benchmarks import cluster as slurm_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE_RULES = ("train_probe", "train_weighted_probe")  # the grouped ones (smoke has no CTC task)
+PROBE_RULES = ("train_probes", "train_probe", "train_weighted_probe")  # the grouped ones
 
 
 def snakemake(cluster, workdir: Path, *args: str) -> tuple[float, str]:

@@ -100,6 +100,16 @@ class Planner:
             mem = r.utterance_probe_mb(n, dims, kind.memory_copies, r.WEIGHTED_TRANSIENT_COPIES)
         return Estimate(mem, r.linear_probe_seconds(n, dims, epochs, lrs))
 
+    def probe_set(self, model: str, task: str) -> Estimate | None:
+        """Every probe of a task on one model in one job (``probe.jobs: model``): one after
+        another, so the largest one's memory and the sum of their times."""
+        names = [s.name for s in self.study.probe_layers(model, task)]
+        parts = [self.probe(model, task, [name]) for name in names]
+        parts.append(self.probe(model, task, names))
+        if any(p is None for p in parts):
+            return None
+        return Estimate(max(p.mem_mb for p in parts), sum(p.seconds for p in parts))
+
     def similarity(self, a: str, b: str, level: str) -> Estimate | None:
         similarity = self.config["similarity"]
         size = self.size(similarity["dataset"])
@@ -123,6 +133,10 @@ class Planner:
                 out.append(("extract_features", f"{model}/{dataset}", self.extract(model, dataset)))
         for task in self.config["tasks"]:
             for model in self.study.models:
+                if self.study.probe_jobs(task) == "model":
+                    rule = self.study.probe_rule(task)
+                    out.append((rule, f"{model}/{task}", self.probe_set(model, task)))
+                    continue
                 layers = self.study.probe_layers(model, task)
                 for spec in layers:
                     job = f"{model}/{task}/{spec.name}"
@@ -157,6 +171,8 @@ def _advice(rule: str) -> str:
     fewer = "probe fewer utterances (a smaller corpus or split)"
     return {
         "train_probe": fewer,
+        "train_probes": fewer,
+        "train_frame_probes": buffer,
         "train_weighted_probe": fewer,
         "train_frame_probe": buffer,
         "train_frame_weighted_probe": buffer,

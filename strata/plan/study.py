@@ -42,9 +42,19 @@ class Study:
         """Whether a task's probes read every frame (CTC) rather than pooled rows."""
         return TASK_KINDS[self.config["tasks"][task]["kind"]].frames
 
+    def probe_jobs(self, task: str) -> str:
+        """How a task's probes are cut into jobs: ``model``, one job per model (every layer and
+        the weighted sum in one process: start-up and reading paid once), or ``layer``, one
+        job per layer and one for the weighted sum (a cluster at scale: hours each)."""
+        probe = self.config["probe"] | self.config["tasks"][task].get("probe", {})
+        return probe.get("jobs", "model")
+
     def probe_rule(self, task: str, weighted: bool = False) -> str:
-        """The rule that runs a task's probes: frame-level tasks have their own (GPU) rules."""
+        """The rule that runs a task's probes: frame-level tasks have their own (GPU) rules;
+        with ``jobs: model`` one rule runs a model's every probe of the task."""
         frames = "frame_" if self.reads_frames(task) else ""
+        if self.probe_jobs(task) == "model":
+            return f"train_{frames}probes"
         return f"train_{frames}{'weighted_' if weighted else ''}probe"
 
     def model_pairs(self) -> list[tuple[str, str]]:

@@ -219,7 +219,8 @@ def train(
 ) -> Fit:
     """Minibatch AdamW at ``lr`` on the train split; keeps the parameters of the epoch with the
     best dev accuracy (ties: dev loss lower by more than :data:`MIN_LOSS_GAIN`), stopping
-    ``patience`` epochs after it. Deterministic given ``cfg``: weight_decay, batch_size,
+    ``patience`` epochs after it; the rate is multiplied by ``lr_decay`` (default 1) after each
+    epoch that is not the best. Deterministic given ``cfg``: weight_decay, batch_size,
     max_epochs, patience, seed."""
     rng = np.random.default_rng(cfg["seed"])
     opt = AdamW(net.params, lr, cfg["weight_decay"])
@@ -237,6 +238,8 @@ def train(
             best_params = {k: v.copy() for k, v in net.params.items()}
         elif epoch - best_epoch >= cfg["patience"]:
             break
+        else:
+            opt.lr *= cfg.get("lr_decay", 1.0)
     for k, v in best_params.items():
         net.params[k][...] = v
     return Fit({s: accuracy_of(net, xs[s], y[s]) for s in xs}, best_epoch, epoch)

@@ -293,7 +293,8 @@ class CTCProbe(nn.Module):
 def train_ctc(
     source: FrameSource, phones, rows, vocab, probe: dict, lr: float, width, history=None
 ):
-    """Train one head at ``lr`` on standardised frames; keep the epoch with the lowest dev PER.
+    """Train one head at ``lr`` on standardised frames; keep the epoch with the lowest dev PER,
+    multiplying the rate by ``lr_decay`` after each epoch that is not the best.
     Batches are drawn within each block (all of train when it fits the buffer), blocks in a
     fresh random order each epoch. AdamW is :class:`strata.probes.nets.AdamW` on the tensors
     (torch.optim would import torch._dynamo: seconds per job)."""
@@ -333,6 +334,8 @@ def train_ctc(
             best, best_epoch, best_state = dev_per, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= probe["patience"]:
             break
+        else:  # a plateau: a smaller step (lr_decay 1 keeps the rate)
+            opt.lr *= probe.get("lr_decay", 1.0)
     model.load_state_dict(best_state)
     return model, best, best_epoch, epoch
 

@@ -183,6 +183,25 @@ def read_task_inputs(data: Path, frames: bool) -> tuple[Columns, Columns | None]
     return read_columns(data / MANIFEST, ("utt_id", "split")), trials
 
 
+def _inputs(data: Path, task: dict[str, Any], threads: int) -> tuple[Columns, Columns | None]:
+    """The task's rows, read once per job; CTC runs in torch on ``threads``, the rest in
+    numpy."""
+    frames = TASK_KINDS[task["kind"]].frames
+    if frames:
+        import torch
+
+        torch.set_num_threads(threads)
+    logging.getLogger(__name__).info(STARTUP, seconds_since_start())
+    return restrict(*read_task_inputs(data, frames), task)
+
+
+def _log_score(m: dict[str, Any]) -> None:
+    logging.getLogger(__name__).info(
+        "%s: test %s = %.4f [%.4f, %.4f], lr %s",
+        m["layer"], m["metric"], m["test"], m["ci_low"], m["ci_high"], m["lr"],
+    )  # fmt: skip
+
+
 def probe_job(
     features: Path,
     data: Path,
@@ -194,35 +213,45 @@ def probe_job(
     layers: list[str] | None = None,
     layer: str | None = None,
 ) -> dict[str, Any]:
-    """A probe rule's body: the weighted sum over ``layers``, or ``layer`` alone, written to
-    ``outputs`` (metrics, checkpoint, per-unit test outcomes); logs the test score with its
-    interval."""
-    frames = TASK_KINDS[task["kind"]].frames
-    if frames:  # CTC runs in torch; the rest in numpy
-        import torch
-
-        torch.set_num_threads(threads)
-    logging.getLogger(__name__).info(STARTUP, seconds_since_start())
-    manifest, trials = restrict(*read_task_inputs(data, frames), task)
-    common = {
-        "features": features,
-        "manifest": manifest,
-        "trials": trials,
-        "task_name": task_name,
-        "task": task,
-        "probe": probe,
-        "outputs": outputs,
-    }
+    """A per-layer probe rule's body: the weighted sum over ``layers``, or ``layer`` alone,
+    written to ``outputs`` (metrics, checkpoint, per-unit test outcomes)."""
+    manifest, trials = _inputs(data, task, threads)
+    common = {"features": features, "manifest": manifest, "trials": trials,
+              "task_name": task_name, "task": task, "probe": probe, "outputs": outputs}  # fmt: skip
     if layers is not None:
         m = run_weighted(layers=layers, **common)
     else:
         m = run_probe(layer=layer, **common)
-    logging.getLogger(__name__).info(
-        "test %s = %.4f [%.4f, %.4f], lr %s",
-        m["metric"],
-        m["test"],
-        m["ci_low"],
-        m["ci_high"],
-        m["lr"],
-    )
+    _log_score(m)
     return m
+
+
+def probe_outputs(folder: Path) -> Outputs:
+    """A probe's files in its folder (``<layer>/`` or ``weighted/``)."""
+    return folder / "metrics.json", folder / "probe.safetensors", folder / "test_units.parquet"
+
+
+def probe_set_job(
+    features: Path,
+    data: Path,
+    task_name: str,
+    task: dict[str, Any],
+    probe: dict[str, Any],
+    layers: list[str],
+    out_dir: Path,
+    threads: int = 1,
+) -> list[dict[str, Any]]:
+    """A per-model probe rule's body (``probe.jobs: model``): every layer's probe, then the
+    weighted sum of ``layers``, each in its folder under ``out_dir`` as a per-layer job writes
+    it; the task's rows are read once."""
+    manifest, trials = _inputs(data, task, threads)
+    common = {"features": features, "manifest": manifest, "trials": trials,
+              "task_name": task_name, "task": task, "probe": probe}  # fmt: skip
+    written = []
+    for layer in layers:
+        written.append(run_probe(layer=layer, outputs=probe_outputs(out_dir / layer), **common))
+        _log_score(written[-1])
+    outputs = probe_outputs(out_dir / "weighted")
+    written.append(run_weighted(layers=layers, outputs=outputs, **common))
+    _log_score(written[-1])
+    return written

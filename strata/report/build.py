@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
 from strata.plugins import file_stem
-from strata.report.contrasts import Resampling, paper_contrasts
+from strata.report.contrasts import Resampling, paper_contrasts, verdict_table
 from strata.report.figures import (
     cross_model_lines,
     loss_curves,
@@ -209,12 +209,14 @@ def build_report(
     units_files: list[Path] = (),
     families: dict[str, list[str]] | None = None,
     resampling: dict[str, Any] | None = None,
+    out_tables: tuple[Path, Path] | None = None,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
     tasks' config (what each measures), ``controls`` each model's random-init control,
     ``roles`` the configured family each model stands for, ``units_files`` every probe's
     per-unit test outcomes (paired comparisons), ``families`` each configured model's seeded
-    members, ``resampling`` the probe block's bootstrap settings."""
+    members, ``resampling`` the probe block's bootstrap settings; ``out_tables``, where the
+    verdicts (one row per comparison) and the best layers go as CSV."""
     tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
     controls = controls or {}
     usage: dict[str, dict[str, dict]] = {}
@@ -273,5 +275,9 @@ def build_report(
         family_size=family_size,
         alpha=1 - (resampling or {}).get("confidence", 0.95),
     )
+    if out_tables is not None:
+        for table, path in zip((verdict_table(verdicts), best), out_tables, strict=True):
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)

@@ -469,3 +469,30 @@ def _criteria(similarity, by_role, members: Members, how: Resampling, verdict) -
 def _flag(value: Any) -> bool:
     """A summary's boolean column, where a row without it (NaN) is False."""
     return bool(pd.notna(value) and value)
+
+
+VERDICT_COLUMNS = [
+    "claim", "outcome", "adjusted", "seed", "seed_adjusted", "comparison", "delta", "ci_low",
+    "ci_high", "p", "p_holm", "settled",
+]  # fmt: skip
+
+
+def verdict_table(verdicts: Iterable[Verdict]) -> pd.DataFrame:
+    """One row per comparison behind each claim (a claim with none: one row), with the claim's
+    single and Holm-adjusted outcomes and its seed's adjusted one: the report's verdicts as
+    data (``results/report/verdicts.csv``)."""
+    rows = []
+    for v in verdicts:
+        claim = {"claim": v.claim, "outcome": v.outcome, "adjusted": v.adjusted}
+        per_seed = v.seed_outcomes(adjusted=True)
+        for seed, comparisons in v.by_seed.items():
+            for c in comparisons:
+                d = c.difference
+                rows.append(claim | {
+                    "seed": seed, "seed_adjusted": per_seed[seed], "comparison": c.label,
+                    "delta": d.value, "ci_low": d.ci_low, "ci_high": d.ci_high, "p": d.p,
+                    "p_holm": c.p_adjusted, "settled": c.settled,
+                })  # fmt: skip
+        if not v.comparisons:
+            rows.append(claim)
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)

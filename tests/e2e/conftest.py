@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from defaults import single_seed
 
 from strata.benchmarks.dag import job_counts
 
@@ -23,7 +24,7 @@ def reduced_config() -> dict:
     """The default config shrunk to test size: 8 speakers (6 generated timbres and 2 fixed
     voices; 2 give dev trials, 2 test trials),
     tiny models (one trained), four tasks."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = single_seed(yaml.safe_load((ROOT / "config.yaml").read_text()))
     corpus = config["datasets"]["embedded"]
     corpus.update(
         utterances_per_speaker=30,

@@ -8,7 +8,6 @@ import pytest
 from conftest import reduced_config, run_dag
 
 from strata.config import frame_datasets
-from strata.models import layer_specs
 from strata.probes.metrics import MIN_UNITS
 
 pytestmark = pytest.mark.e2e
@@ -77,12 +76,10 @@ def test_five_corpora_yield_all_six_tables(tmp_path):
     # of its one task (ks, every layer) with their summary, and the report.
     capped = copy.deepcopy(config)
     capped["datasets"]["sc"]["caps"] = {"train": 20}
-    layers = layer_specs(config["models"]["ge2e"])
     assert run.planned_jobs(capped) == {
         "prepare_dataset": 1,
         "extract_features": 1,
-        "train_probe": len(layers),
-        "train_weighted_probe": 1,
+        "train_probes": 1,  # every layer and the weighted sum
         "summarise_probes": 1,
         "report": 1,
     }

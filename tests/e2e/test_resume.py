@@ -18,6 +18,7 @@ import torch  # here already: the kill watches the training state, and waits for
 import yaml
 from artifacts import assert_same_results, content
 from conftest import ROOT, snakemake_argv, tiny_config
+from defaults import single_seed
 
 from strata.io import read_json
 from strata.training.loop import STATE
@@ -29,8 +30,7 @@ STAGES = (
     "prepare_dataset",
     "prepare_model",
     "extract_features",
-    "train_probe",
-    "train_weighted_probe",
+    "train_probes",
     "layer_similarity",
     "summarise_probes",
     "report",
@@ -102,7 +102,7 @@ def test_a_run_killed_in_every_stage_resumes_to_the_same_results(tiny_run, tmp_p
 def training_config() -> dict:
     """The tiny study plus a tiny ECAPA trained for eight short epochs on its corpus."""
     config = tiny_config()
-    default = yaml.safe_load((ROOT / "config.yaml").read_text())["models"]
+    default = single_seed(yaml.safe_load((ROOT / "config.yaml").read_text()))["models"]
     ecapa = default["ecapa_aam"]
     ecapa["config"].update(channels=[16, 16, 16, 16, 48], lin_neurons=16)
     ecapa["train"].update(epochs=EPOCHS, batch_size=8, dataset="embedded")

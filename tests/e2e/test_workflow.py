@@ -158,6 +158,15 @@ def test_report_states_the_contrasts_and_draws_the_training_losses(dag_run):
     assert float(first.group(5)) >= float(first.group(4))
     side = {True: ("reproduced", "within noise"), False: ("reversed", "not reproduced")}
     assert single in side[aam["test"] > init["test"]] or single == "not testable here"
+    # verdicts.csv is the same table as data: each claim's outcomes, Holm's family, Δ.
+    table = pd.read_csv(dag_run.workdir / "results/report/verdicts.csv", dtype={"seed": str})
+    by_claim = table.drop_duplicates("claim").set_index("claim")
+    assert {c: tuple(by_claim.loc[c, ["outcome", "adjusted"]]) for c in claims} == {
+        c: (single, adjusted) for c, (single, adjusted, _) in claims.items()
+    }
+    assert table["p_holm"].notna().sum() == family
+    row = table[table["comparison"].str.startswith("speaker_id: ecapa_aam/", na=False)].iloc[0]
+    assert row["delta"] == pytest.approx(float(first.group(3)), abs=1e-3)
     assert 'alt="training losses"' in page
     figure = dag_run.workdir / "results/report/figures/training_losses.png"
     assert figure.read_bytes().startswith(b"\x89PNG")
@@ -170,16 +179,14 @@ def test_train_block_change_reruns_only_that_models_jobs(dag_run):
 
 
 def probe_jobs(config: dict, tasks=None) -> dict[str, int]:
-    """Probe jobs per rule the DAG plans for ``tasks``: single-layer and weighted-sum, the
-    frame-level (CTC) task's in rules of their own."""
+    """Probe jobs per rule the DAG plans for ``tasks``: one per model and task (probe.jobs:
+    model, every layer and the weighted sum), the frame-level (CTC) task's in a rule of its
+    own."""
     counts: dict[str, int] = {}
     for task in tasks or config["tasks"]:
         frames = config["tasks"][task]["kind"] == "phoneme_recognition"
-        rule = "train_frame_" if frames else "train_"
-        for model in models_of(config).values():
-            single = sum(1 for s in layer_specs(model) if s.frame_rate or not frames)
-            counts[rule + "probe"] = counts.get(rule + "probe", 0) + single
-            counts[rule + "weighted_probe"] = counts.get(rule + "weighted_probe", 0) + 1
+        rule = "train_frame_probes" if frames else "train_probes"
+        counts[rule] = counts.get(rule, 0) + len(models_of(config))
     return counts
 
 

@@ -87,6 +87,7 @@ def test_the_paper_grid_dry_runs_with_each_models_layers(tmp_path):
     config["models"] = models
     config["similarity"]["pairs"] = "all"
     config["tasks"] = {"speaker_id": config["tasks"]["speaker_id"]}
+    config["probe"]["jobs"] = "layer"  # one job per layer: its wildcards name it
     (tmp_path / "paper.yaml").write_text(yaml.safe_dump(config))
     cmd = [
         str(Path(sys.executable).parent / "snakemake"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from defaults import default_config
 
 from strata.config import ConfigError, validate_config
 from strata.models.seeds import (
@@ -26,9 +27,10 @@ from strata.training import SUMMARY
 from strata.training.shipped import SHIPPED, check_shipped, main
 
 ROOT = Path(__file__).resolve().parents[2]
-# Through JSON: config.yaml's anchors share one architecture dict between models.
-DEFAULT = json.loads(json.dumps(yaml.safe_load((ROOT / "config.yaml").read_text())))
 SEEDED = ["wavlm_mp", "wavlm_random", "ecapa_dino", "ecapa_aam", "ecapa_random"]
+
+
+DEFAULT = default_config(seeds=False)
 
 
 def seeded(config: dict, seeds: list[int], names: list[str] = SEEDED) -> dict:
@@ -254,14 +256,14 @@ def test_a_second_iteration_on_a_seeded_model_reads_its_member_of_the_same_seed(
 
 
 def test_a_checkpoint_shipped_under_one_seed_is_a_seeded_models_member(tmp_path):
-    """The shipped wavlm_mp (seed 0) is wavlm_mp_s0 of ``seeds: [0, 1]``, not its seed 1."""
+    """The shipped wavlm_mp_s0 (seed 0) is wavlm_mp_s0 of ``seeds: [0, 1]``, not its seed 1."""
     models = with_seeds(seeded(DEFAULT, [0, 1], ["wavlm_mp"])["models"])
     dataset = DEFAULT["datasets"][DEFAULT["models"]["wavlm_mp"]["train"]["dataset"]]
     for member in models:
         if member.startswith("wavlm_mp_s"):
             (tmp_path / member).mkdir()
             for name in (SUMMARY, SHIPPED):
-                shutil.copy(ROOT / "checkpoints" / "wavlm_mp" / name, tmp_path / member / name)
+                shutil.copy(ROOT / "checkpoints" / "wavlm_mp_s0" / name, tmp_path / member / name)
     check_shipped(tmp_path, "wavlm_mp_s0", models["wavlm_mp_s0"], dataset)
     with pytest.raises(ConfigError, match=r"models\.wavlm_mp_s1\.seed: 1 in the config, 0"):
         check_shipped(tmp_path, "wavlm_mp_s1", models["wavlm_mp_s1"], dataset)

@@ -90,3 +90,29 @@ def test_measured_usage_is_each_layers_share_on_correlated_data():
     naive = np.array([np.linalg.norm(a0) / 3, 2 * np.linalg.norm(a1) / 3])
     np.testing.assert_allclose(usage["weight_norm_usage"], naive / naive.sum(), rtol=1e-5)
     assert abs(usage["weight_norm_usage"][1] - usage["usage"][1]) > 0.05  # they differ here
+
+
+def test_lr_decay_multiplies_the_rate_after_each_epoch_that_is_not_the_best(monkeypatch):
+    """The plateau schedule: the rate an epoch trains at is the previous one's, times
+    lr_decay when the previous epoch's dev score was not the best so far."""
+    from strata.probes import nets
+
+    rates: list[float] = []
+
+    class Recording(nets.AdamW):
+        def step(self, grads, eps=1e-8):
+            rates.append(self.lr)
+            super().step(grads, eps)
+
+    monkeypatch.setattr(nets, "AdamW", Recording)
+    rng = np.random.default_rng(0)
+    x = {s: [rng.normal(size=(64, 4))] for s in ("train", "dev")}
+    y = {s: rng.integers(0, 3, 64) for s in ("train", "dev")}  # noise: dev stalls early
+    cfg = {"weight_decay": 0.0, "batch_size": 64, "max_epochs": 12, "patience": 12,
+           "seed": 0, "lr_decay": 0.5}  # fmt: skip
+    fit = nets.train(Linear(np.random.default_rng(1), 4, 3), x, y, cfg, lr=0.1)
+    assert len(rates) == fit.epochs_run == 12  # one step an epoch
+    halvings = [round(np.log2(rates[0] / r)) for r in rates]
+    assert halvings[-1] >= 1, "a noise task has epochs that are not the best"
+    assert all(b - a in (0, 1) for a, b in zip(halvings, halvings[1:], strict=False))
+    assert np.allclose(rates, [0.1 * 0.5**h for h in halvings])

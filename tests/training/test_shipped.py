@@ -5,7 +5,6 @@ step for step by the training rule."""
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 from strata.config import ConfigError
 from strata.datasets.registry import prepare_dataset
 from strata.models.card import load_model, prepare_model
+from strata.models.seeds import expand_models
 from strata.report.build import _origin
 from strata.training import LOSSES
 from strata.training.run import first_steps
@@ -26,17 +26,14 @@ from strata.training.shipped import SUMS, check_shipped, verify
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 SHIPPED = ROOT / "checkpoints"
-# Every shipped checkpoint: the default config's trained models and their other training
-# seeds (<model>_s<seed>: the same model with seed <seed>, shipped for seeded studies).
+# Every shipped checkpoint: each seed of the default config's trained models (<name>_s<seed>).
 TRAINED = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())
+MODELS = expand_models(DEFAULT["models"])  # seeds expanded: <name>_s<seed>
 
 
 def config_of(model: str) -> dict:
     """The model config a shipped checkpoint was trained with."""
-    if model in DEFAULT["models"]:
-        return DEFAULT["models"][model]
-    base, seed = re.fullmatch(r"(.+)_s(\d+)", model).groups()
-    return {**DEFAULT["models"][base], "seed": int(seed)}
+    return MODELS[model]
 
 
 def dataset_of(model: str) -> dict:
@@ -44,7 +41,7 @@ def dataset_of(model: str) -> dict:
 
 
 def test_every_trained_model_of_the_default_config_is_shipped():
-    assert {m for m, spec in DEFAULT["models"].items() if "train" in spec} <= set(TRAINED)
+    assert {m for m, spec in MODELS.items() if spec["init"] == "trained"} == set(TRAINED)
 
 
 @pytest.mark.parametrize("model", TRAINED)
