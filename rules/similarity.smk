@@ -21,7 +21,8 @@ rule layer_similarity:
         "benchmarks/layer_similarity/{model_a}/{model_b}/{dataset}/{level}/{measure}.tsv"
     conda:
         "../envs/similarity.yaml"
-    threads: 2
+    # As extract_features: two one-thread jobs keep two cores busy.
+    threads: 1
     resources:
         mem_mb=lambda wildcards: _mem_mb(similarity_estimate(wildcards), 4000),
         runtime=lambda wildcards: _runtime(similarity_estimate(wildcards), 60),
