@@ -6,8 +6,8 @@ closest), computed from sorted scores in O(n log n) (SpeechBrain's loop is O(n²
 VoxCeleb1-O's 37k trials, let alone a thousand resamples); a test holds them equal. minDCF is
 the NIST SRE / VoxSRC normalised form, DCF / min(C_miss·p_target, C_fa·(1 − p_target)), at
 :data:`DCF` (SpeechBrain returns the unnormalised DCF, 1/p_target times smaller here). Edit
-distance is torchaudio's (:func:`strata.probes.phonemes.edit_counts`: no torch here, the
-report imports this module).
+distance is rapidfuzz's Levenshtein (:func:`strata.probes.phonemes.edit_counts`; tested equal
+to torchaudio's: no torch here, the report imports this module).
 
 Intervals: a cluster bootstrap. The resampled unit is the one that is independent: utterances
 for utterance-level metrics, enrolment speakers for verification trials (all of a drawn

@@ -40,6 +40,18 @@ def test_phone_error_rate_sums_edits_over_reference_length():
     assert error_rate(counts)(np.array([[1.0, 2.0]]))[0] == pytest.approx(2 / 8)
 
 
+def test_edit_counts_equal_torchaudios_edit_distance():
+    from torchaudio.functional import edit_distance
+
+    rng = np.random.default_rng(0)
+    phones = ["aa", "b", "ch", "d", "eh"]
+    refs = [list(rng.choice(phones, rng.integers(0, 25))) for _ in range(300)]
+    hyps = [list(rng.choice(phones, rng.integers(0, 25))) for _ in range(300)]
+    counts = edit_counts(hyps, refs)
+    assert counts[:, 0].tolist() == [edit_distance(r, h) for r, h in zip(refs, hyps)]
+    assert counts[:, 1].tolist() == [len(r) for r in refs]
+
+
 def test_bootstrap_interval_brackets_the_value_and_narrows_with_n():
     rng = np.random.default_rng(0)
     small, large = rng.random(50) < 0.7, rng.random(5000) < 0.7
