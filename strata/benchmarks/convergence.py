@@ -14,7 +14,7 @@ import yaml
 from strata.features.shards import read_shard_metadata
 from strata.manifest import read_dataset
 
-MODELS = ("wavlm_mp", "ecapa_aam", "ge2e")  # one of each layer kind in the default run
+MODELS = ("wavlm_mp_s0", "ecapa_aam_s0", "ge2e")  # one of each layer kind in the default run
 LRS = (0.005, 0.01, 0.02)
 MAX_EPOCHS = 40
 NEAR = 0.02  # "converged": within 2 % (relative) of the curve's best dev PER
