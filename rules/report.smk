@@ -33,14 +33,14 @@ rule report:
             caption="../docs/report/verdicts.rst",
             category="Overview",
             subcategory="Tables",
-            labels={"table": "verdicts"},
+            labels={"page": "results/report/verdicts.csv"},
         ),
         best_layers=report(
             "results/report/best_layers.csv",
             caption="../docs/report/best_layers.rst",
             category="Overview",
             subcategory="Tables",
-            labels={"table": "best layers"},
+            labels={"page": "results/report/best_layers.csv"},
         ),
         figures=report(
             directory("results/report/figures"),

@@ -90,7 +90,7 @@ def test_workflow_description_is_the_rst_rendered_for_this_run(smk_report, dag_r
 
 def test_categories_are_overview_training_probes_and_similarity(smk_report):
     assert {cat: sorted(subs) for cat, subs in smk_report.categories.items()} == {
-        "Overview": ["strata report"],
+        "Overview": ["Tables", "strata report"],
         "Training": ["Loss curves"],
         "Probes": ["Layer usage", "Score per layer", "Tables"],
         "Similarity": ["Across models", "Heatmaps", "Tables"],
@@ -239,3 +239,11 @@ def test_figure_patterns_file_every_name_build_writes_once(models):
     for name, wildcards in names.items():
         matches = [m.groupdict() for p in patterns if (m := p.match(name))]
         assert matches == [wildcards], name
+
+
+def test_the_verdicts_and_best_layers_tables_are_in_the_zip(smk_report, dag_run):
+    tables = [f"results/report/{name}" for name in ("best_layers.csv", "verdicts.csv")]
+    assert sorted(smk_report.paths("Overview", "Tables")) == tables
+    for path in tables:
+        assert smk_report.member(path) == (dag_run.workdir / path).read_bytes()
+        assert smk_report.results[path]["mime_type"] == "text/csv"
