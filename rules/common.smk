@@ -177,7 +177,7 @@ def task_slice(wildcards):
 
 def probe_slice(wildcards):
     """The probe block with the task's own overrides applied."""
-    return config["probe"] | config["tasks"][wildcards.task].get("probe", {})
+    return STUDY.probe_settings(wildcards.task)
 
 
 def probe_files(model, task, name):

@@ -78,7 +78,7 @@ class Planner:
         size = self.size(spec["dataset"])
         if size is None:
             return None
-        probe = self.config["probe"] | spec.get("probe", {})
+        probe = self.study.probe_settings(task)
         chosen = [s for s in self.study.specs[model] if s.name in layers]
         dims = [s.dim for s in chosen]
         epochs, lrs = probe["max_epochs"], len(probe["lrs"])

@@ -42,12 +42,15 @@ class Study:
         """Whether a task's probes read every frame (CTC) rather than pooled rows."""
         return TASK_KINDS[self.config["tasks"][task]["kind"]].frames
 
+    def probe_settings(self, task: str) -> dict[str, Any]:
+        """The probe block with the task's own overrides applied."""
+        return self.config["probe"] | self.config["tasks"][task].get("probe", {})
+
     def probe_jobs(self, task: str) -> str:
         """How a task's probes are cut into jobs: ``model``, one job per model (every layer and
         the weighted sum in one process: start-up and reading paid once), or ``layer``, one
         job per layer and one for the weighted sum (a cluster at scale: hours each)."""
-        probe = self.config["probe"] | self.config["tasks"][task].get("probe", {})
-        return probe.get("jobs", "model")
+        return self.probe_settings(task).get("jobs", "model")
 
     def probe_rule(self, task: str, weighted: bool = False) -> str:
         """The rule that runs a task's probes: frame-level tasks have their own (GPU) rules;
