@@ -29,7 +29,7 @@ from strata.probes.linear import best_lr
 from strata.probes.metrics import ProbeOutcome, bootstrap, error_rate, per
 from strata.probes.nets import at_cap
 from strata.probes.tasks import SPLITS, split_column_of
-from strata.workflow import fix_malloc_mmap_threshold, resolve_device
+from strata.workflow import fix_malloc_mmap_threshold, resolve_device, trim_heap
 
 BLANK = 0
 
@@ -338,6 +338,7 @@ def train_ctc(
         else:  # a plateau: a smaller step (lr_decay 1 keeps the rate)
             opt.lr *= probe.get("lr_decay", 1.0)
     model.load_state_dict(best_state)
+    trim_heap()  # the fit's freed batches (reused epoch after epoch): back to the kernel
     return model, best, best_epoch, epoch
 
 

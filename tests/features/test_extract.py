@@ -140,3 +140,15 @@ def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):
         extract_features(FrameEnergy(), manifest, root, out, {**CFG, "batch_seconds": 1.0}, {})
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".features")] == []
+
+
+def test_freed_heap_pages_go_back_every_few_batches(corpus, tmp_path, monkeypatch):
+    from strata.features import extract
+
+    trims = []
+    monkeypatch.setattr(extract, "TRIM_BATCHES", 2)
+    monkeypatch.setattr(extract, "trim_heap", lambda: trims.append(1))
+    root, manifest = corpus
+    cfg = {**CFG, "batch_seconds": 0.2}  # every utterance is longer: five batches of one
+    extract_features(FrameEnergy(), manifest, root, tmp_path / "features", cfg, {})
+    assert len(trims) == 2  # after the second and the fourth
