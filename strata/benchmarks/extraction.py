@@ -4,7 +4,8 @@
   shards in manifest order) against a bare batched forward of the same model on the same
   batches with the audio already in memory, in one process, best of ``repeats`` each.
 - **Frame-level memory**: peak RSS of a frame-level extraction (every layer, every frame) in a
-  fresh process, for two amounts of audio, to show memory does not grow with the dataset.
+  fresh process, for two amounts of audio, to show memory does not grow with the dataset, under
+  this project's heap policy and the two it replaced (:data:`HEAP_POLICIES`).
 
 Models are random-init at their real sizes (WavLM Base: 12 layers, 768 wide; SpeechBrain's
 default ECAPA-TDNN): timing does not depend on the weights.
@@ -128,9 +129,21 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
     }
 
 
-def frame_level_rss(seconds: float, workdir: Path) -> dict:
-    """Peak RSS (MB) and wall time of a frame-level WavLM Base extraction, in a fresh process."""
-    cmd = [sys.executable, "-m", "strata.benchmarks.extraction", str(seconds), str(workdir)]
+# How freed tensors' memory is handled (strata.workflow): ours, and the two it replaced.
+HEAP_POLICIES = {
+    "32 MiB threshold, trimmed every 16 batches": None,
+    "128 KiB threshold (every tensor a fresh mmap)": 128 * 1024,
+    "glibc's dynamic threshold, never trimmed": 0,
+}
+
+
+def frame_level_rss(seconds: float, workdir: Path, policy: str) -> dict:
+    """Peak RSS (MB) and wall time of a frame-level WavLM Base extraction, in a fresh process
+    under one of :data:`HEAP_POLICIES`."""
+    threshold = HEAP_POLICIES[policy]
+    heap = "project" if threshold is None else str(threshold)
+    module = "strata.benchmarks.extraction"
+    cmd = [sys.executable, "-m", module, str(seconds), str(workdir), heap]
     start = time.perf_counter()
     result = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -138,15 +151,21 @@ def frame_level_rss(seconds: float, workdir: Path) -> dict:
     return {"audio_s": report["audio_s"], "wall_s": round(wall), **report["shards"]}
 
 
-def _frame_level_child(seconds: float, workdir: Path) -> None:
-    from strata.features.extract import extract_features
+def _frame_level_child(seconds: float, workdir: Path, heap: str) -> None:
+    from strata.features import extract
+    from strata.workflow import fix_malloc_mmap_threshold
+
+    if heap != "project":  # a replaced policy: that threshold (0: glibc's own), never trimmed
+        threshold = int(heap)
+        pin = (lambda: fix_malloc_mmap_threshold(threshold)) if threshold else (lambda: None)
+        extract.fix_malloc_mmap_threshold, extract.trim_heap = pin, lambda: None
 
     root = workdir / f"audio_{int(seconds)}"
     manifest = synth_corpus(root, seconds)
     encoder = _model(WAVLM_BASE, workdir / "model")
     out = workdir / f"frames_{int(seconds)}"
     cfg = {**FEATURES, "level": "frame"}
-    rows = extract_features(encoder, manifest, root, out, cfg, {"model": "wavlm_base"})
+    rows = extract.extract_features(encoder, manifest, root, out, cfg, {"model": "wavlm_base"})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**30
     frames = sum(n for name, n in rows.items() if name.endswith(".frames.parquet"))
@@ -155,4 +174,4 @@ def _frame_level_child(seconds: float, workdir: Path) -> None:
 
 
 if __name__ == "__main__":
-    _frame_level_child(float(sys.argv[1]), Path(sys.argv[2]))
+    _frame_level_child(float(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
