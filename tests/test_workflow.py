@@ -71,3 +71,33 @@ print(json.dumps({{"blas": blas, "torch": torch.get_num_threads()}}))
     found = _run(code)
     assert found["blas"] and set(found["blas"]) == {threads}
     assert found["torch"] == threads
+
+
+def test_heap_trimmer_trims_once_rss_outgrows_the_slack(monkeypatch):
+    from strata import workflow
+
+    rss = iter([1000, 1100, 1300, 1301, 900, 950, 1200, 1000])
+    trims = []
+    monkeypatch.setattr(workflow, "resident_mb", lambda: next(rss))
+    monkeypatch.setattr(workflow, "trim_heap", lambda: trims.append(1))
+    trim = workflow.HeapTrimmer(slack_mb=250)  # floor 1000
+    trim()  # 1100: within the slack
+    assert not trims
+    trim()  # 1300: past it, trimmed; the new floor is read after the trim (1301)
+    assert len(trims) == 1 and trim.floor == 1301
+    trim()  # 900: below the floor
+    trim()  # 950
+    trim()  # 1200: within 250 of 1301
+    assert len(trims) == 1
+
+
+def test_heap_trimmer_trims_every_call_where_rss_cannot_be_read(monkeypatch):
+    from strata import workflow
+
+    trims = []
+    monkeypatch.setattr(workflow, "resident_mb", lambda: None)
+    monkeypatch.setattr(workflow, "trim_heap", lambda: trims.append(1))
+    trim = workflow.HeapTrimmer(slack_mb=250)
+    trim()
+    trim()
+    assert len(trims) == 2

@@ -131,7 +131,7 @@ def overhead(cfg: dict[str, Any], manifest: pd.DataFrame, root: Path, repeats: i
 
 # How freed tensors' memory is handled (strata.workflow): ours, and the two it replaced.
 HEAP_POLICIES = {
-    "32 MiB threshold, trimmed every 16 batches": None,
+    "32 MiB threshold, trimmed past 512 MB of growth": None,
     "128 KiB threshold (every tensor a fresh mmap)": 128 * 1024,
     "glibc's dynamic threshold, never trimmed": 0,
 }

@@ -30,12 +30,12 @@ from strata.features.selection import frame_utterances
 from strata.features.shards import SpillWriter, shard_path
 from strata.io import atomic_dir
 from strata.models.base import Encoder, LayerOutput, LayerSpec
-from strata.workflow import fix_malloc_mmap_threshold, resolve_device, trim_heap
+from strata.workflow import HeapTrimmer, fix_malloc_mmap_threshold, resolve_device
 
 log = logging.getLogger(__name__)
-# Freed heap pages go back to the kernel every this many batches: reusing them in between
-# spares the kernel's page faults (measured: extraction twice as fast), trimming bounds RSS.
-TRIM_BATCHES = 16
+# Freed heap pages go back to the kernel once RSS has grown this much past the last trim:
+# reusing them in between spares the kernel's page faults, trimming keeps RSS flat.
+TRIM_SLACK_MB = 512
 
 
 def load_audio(path: Path, sample_rate: int) -> torch.Tensor:
@@ -140,8 +140,8 @@ def extract_features(
         batches = plan_batches(num_samples, max_samples)
         # On CPU the encoder has the cores; on a GPU the host's cores decode audio.
         workers = 1 if device.type == "cpu" else min(8, os.cpu_count() or 1)
-        loaded = _loaded(batches, paths, encoder.sample_rate, workers)
-        for step, (batch, waves, lengths) in enumerate(loaded, 1):
+        trim = HeapTrimmer(TRIM_SLACK_MB)
+        for batch, waves, lengths in _loaded(batches, paths, encoder.sample_rate, workers):
             where = [f"{ids[i]} ({paths[i]})" for i in batch]
             outputs = _forward(encoder, waves, lengths, device, cfg["precision"], where)
             for index, spec in enumerate(encoder.layers):
@@ -166,8 +166,7 @@ def extract_features(
                         writers[key] = _writer(folder, spec, level, rows[0], ids_at, cfg, meta)
                     writers[key].write(where.tolist(), rows)
             progress.update(len(batch))
-            if step % TRIM_BATCHES == 0:
-                trim_heap()
+            trim()
         progress.close()
         return {name: writer.close(cfg["chunk_size"]) for name, writer in writers.items()}
 

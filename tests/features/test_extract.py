@@ -142,13 +142,20 @@ def test_unreadable_audio_names_the_file_and_leaves_no_output(corpus, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".features")] == []
 
 
-def test_freed_heap_pages_go_back_every_few_batches(corpus, tmp_path, monkeypatch):
+def test_the_heap_is_offered_a_trim_after_every_batch(corpus, tmp_path, monkeypatch):
     from strata.features import extract
 
-    trims = []
-    monkeypatch.setattr(extract, "TRIM_BATCHES", 2)
-    monkeypatch.setattr(extract, "trim_heap", lambda: trims.append(1))
+    calls = []
+
+    class Counting:
+        def __init__(self, slack_mb):
+            calls.append(slack_mb)
+
+        def __call__(self):
+            calls.append("batch")
+
+    monkeypatch.setattr(extract, "HeapTrimmer", Counting)
     root, manifest = corpus
     cfg = {**CFG, "batch_seconds": 0.2}  # every utterance is longer: five batches of one
     extract_features(FrameEnergy(), manifest, root, tmp_path / "features", cfg, {})
-    assert len(trims) == 2  # after the second and the fourth
+    assert calls == [extract.TRIM_SLACK_MB] + ["batch"] * 5
