@@ -1,4 +1,5 @@
-"""strata.workflow's process settings, and the rule scripts' thread limits, in fresh processes."""
+"""strata.workflow's process settings (heap, threads) and the rule scripts' thread limits, in fresh
+processes."""
 
 import json
 import os
