@@ -95,8 +95,9 @@ class HeapTrimmer:
     """Calls :func:`trim_heap` once RSS has grown ``slack_mb`` past what it was after the last
     trim (every call where RSS cannot be read): freed pages are reused between trims, so the
     kernel faults few in afresh, and RSS stays within the slack of what is live (WavLM Base
-    frame extraction, ``make bench``: never trimmed it grew 1.1 GB from 0.08 h to 0.33 h of
-    audio; trimmed after every batch it stayed flat and ran fastest)."""
+    frame extraction, ``make bench``: never trimmed it grew by up to 1.1 GB from 0.08 h to
+    0.33 h of audio, as the freed blocks happened to fall; trimmed after every batch it stayed
+    flat)."""
 
     def __init__(self, slack_mb: float):
         self.slack_mb = slack_mb
