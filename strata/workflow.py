@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -52,6 +53,7 @@ def rule_logging(logs: Sequence[str], rule: str) -> Iterator[logging.Logger]:
 MMAP_THRESHOLD = 32 * 2**20
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not per trim
 def _libc():
     import ctypes
     import ctypes.util

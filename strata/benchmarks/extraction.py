@@ -158,7 +158,8 @@ def _frame_level_child(seconds: float, workdir: Path, heap: str) -> None:
     if heap != "project":  # a replaced policy: that threshold (0: glibc's own), never trimmed
         threshold = int(heap)
         pin = (lambda: fix_malloc_mmap_threshold(threshold)) if threshold else (lambda: None)
-        extract.fix_malloc_mmap_threshold, extract.trim_heap = pin, lambda: None
+        extract.fix_malloc_mmap_threshold = pin
+        extract.HeapTrimmer = lambda slack_mb: lambda: None  # what extraction trims with
 
     root = workdir / f"audio_{int(seconds)}"
     manifest = synth_corpus(root, seconds)
