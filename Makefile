@@ -1,4 +1,6 @@
-# `make run` runs the study; `make test` runs the tests. Both set up .venv and the Debian voices.
+# `make run` runs the study; `make test` runs the tests. `make run` installs what running needs
+# (strata and its pinned dependencies, all wheels, and the Debian voices); `make test` adds the
+# `dev` extra, the test-only references and the Debian packages they and the tests need.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,12 +10,17 @@ APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvo
 # Headless Chromium renders the HTML report in the report test; a private single-node SLURM
 # cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
 APT_TEST := chromium munge slurmctld slurmd slurm-client
+# repsim (a test-only reference in the `dev` extra) is built from source: a C++ compiler and cmake.
+APT_BUILD := build-essential cmake
 
 # Test-only references whose declared dependencies would add ~15 packages (whisper, accelerate,
 # umap...) that their model code, all the tests import, does not need: installed without them.
 REFERENCES := s3prl==0.4.18 wespeaker-unofficial==0.0.2
+# The real GE2E weights the default run loads: resemblyzer ships them. Installed without its
+# dependencies (strata reads only the weights file; its webrtcvad would need a C compiler).
+WEIGHTS := resemblyzer==0.1.4
 
-.PHONY: setup voices run train test test-fast bench plan lint fmt dag clean
+.PHONY: setup setup-dev voices run train test test-fast bench plan docs lint fmt dag clean
 
 # Install missing Debian packages when root; otherwise print the exact command and stop.
 define ensure_apt
@@ -28,14 +35,26 @@ define ensure_apt
 	fi
 endef
 
+# Running needs only the package's own dependencies: wheels, or pure-Python sources (nothing
+# that needs a compiler).
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --no-deps $(WEIGHTS)
+	touch $@
+
+# The tests add the dev extra (pytest, linters, references; repsim compiles) and the references
+# installed without their dependencies.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(call ensure_apt,$(APT_BUILD))
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps $(REFERENCES)
 	touch $@
 
 setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
 
 voices:
 	$(call ensure_apt,$(APT_VOICES))
@@ -50,29 +69,35 @@ train: setup voices
 	  --config 'training={"checkpoints": "train"}' --until train_model
 	$(PY) -m strata.training.shipped results/trained checkpoints
 
-test: setup voices
+test: setup-dev voices
 	$(call ensure_apt,$(APT_TEST))
 	$(VENV)/bin/pytest -q
 
-test-fast: setup
+test-fast: setup-dev
 	$(VENV)/bin/pytest -q -m "not e2e"
 
-bench: setup voices
+bench: setup-dev voices
 	$(call ensure_apt,$(APT_TEST))
 	$(PY) -m strata.benchmarks --out docs/benchmarks.md
+
+# Rewrite the README's and docs/' generated blocks; RUN=<dir of a finished default run> first
+# replaces docs/runs/default/ with that run's tables and runs the docs' examples in it.
+RUN ?=
+docs: setup-dev
+	$(PY) -m strata.docs $(if $(RUN),--snapshot $(RUN))
 
 # A study's cost before the spend (CONFIG=configs/paper.yaml): nothing is fetched or run.
 CONFIG ?= config.yaml
 plan: setup
 	$(PY) -m strata.plan --configfile $(CONFIG)
 
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check strata tests workflow_scripts
 	$(VENV)/bin/ruff format --check strata tests workflow_scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/snakemake --lint
 
-fmt: setup
+fmt: setup-dev
 	$(VENV)/bin/ruff format strata tests workflow_scripts
 	$(VENV)/bin/snakefmt Snakefile rules
 

@@ -16,8 +16,10 @@ BIN = Path(sys.executable).parent
 
 
 def pyproject_pins() -> dict[str, str]:
+    """The run's pins: pyproject's dependencies and what the Makefile installs beside them."""
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return dict(dep.split("==") for dep in deps)
+    weights = re.search(r"^WEIGHTS := (.+)$", (ROOT / "Makefile").read_text(), re.M)[1].split()
+    return dict(dep.split("==") for dep in [*deps, *weights])
 
 
 @pytest.mark.parametrize("env", sorted((ROOT / "envs").glob("*.yaml")), ids=lambda p: p.stem)

@@ -170,7 +170,7 @@ def projection_section(stamp: str, root: Path) -> list[str]:
         "Hugging Face cache and no corpus (widths from the table of known checkpoints, sizes "
         "from the table of standard corpora); see docs/scale.md for the assumptions.",
         "",
-        "```",
+        "```text",
         out.stdout.rstrip(),
         "```",
         "",

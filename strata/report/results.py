@@ -52,6 +52,11 @@ def claims(verdicts: pd.DataFrame) -> pd.DataFrame:
 def results_markdown(report_dir: Path) -> str:
     best = pd.read_csv(report_dir / "best_layers.csv")
     verdicts = pd.read_csv(report_dir / "verdicts.csv", dtype={"seed": str})
+    return results_markdown_from(best, verdicts)
+
+
+def results_markdown_from(best: pd.DataFrame, verdicts: pd.DataFrame) -> str:
+    """The family × task table of best-layer scores, then the claims and their verdicts."""
     metrics = dict(zip(best["task"], best["metric"], strict=False))
     spread = seed_spread(best).rename(columns=lambda t: f"{t} ({metrics[t]})")
     table = claims(verdicts)
