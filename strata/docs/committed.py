@@ -9,6 +9,7 @@ import yaml
 from strata.docs.blocks import Sources, block
 
 LARGEST = 6
+NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 def paper_planner(sources: Sources):
@@ -54,3 +55,35 @@ def training_budgets(sources: Sources) -> str:
 
     table = training_table(sources.root / "docs" / "runs" / "no-such-workdir")
     return table.drop(columns="where").to_markdown()
+
+
+def _count(n: int) -> str:
+    return NUMBERS[n] if n < len(NUMBERS) else f"{n:,}"
+
+
+@block("default-study")
+def default_study(sources: Sources) -> str:
+    """The README's one-paragraph account of config.yaml, its counts read from it."""
+    config = yaml.safe_load((sources.root / "config.yaml").read_text())
+    corpus, pretrain = config["datasets"]["embedded"], config["datasets"]["pretrain"]
+    speakers = corpus["speakers"]["count"] + len(corpus.get("voices", []))
+    trained = {m: v for m, v in config["models"].items() if v["init"] == "trained"}
+    seeds = {len(v.get("seeds", [v.get("seed")])) for v in trained.values()}
+    kinds = {t["kind"] for t in config["tasks"].values()}
+    measures = ", ".join(f"`{m}`" for m in config["similarity"]["measures"])
+    if len(seeds) != 1:
+        raise ValueError("config.yaml: the trained families differ in their number of seeds")
+    return (
+        f"`config.yaml` is fully offline. It synthesises a corpus of {speakers} speakers who "
+        "differ by voice (espeak-ng voices with their own seeded timbres, plus flite and "
+        "festival voices), loads the paper's three model families in miniature (a "
+        "masked-prediction WavLM, a DINO ECAPA-TDNN and an AAM-softmax ECAPA-TDNN, "
+        f"{_count(seeds.pop())} training seeds each, trained on {pretrain['speakers']['count']} "
+        "other speakers and shipped in `checkpoints/`), the random inits they started from and "
+        "a real pretrained GE2E, and then, for every layer: extracts features, trains "
+        f"SUPERB-style probes for {_count(len(config['tasks']))} tasks of {_count(len(kinds))} "
+        "kinds (speaker ID, verification, phone recognition, keywords, intents, speaking "
+        f"style), compares layers with {measures} at the "
+        f"{' and '.join(config['similarity']['levels'])} level with permutation p-values and "
+        "jackknife intervals, and judges the paper's claims on paired differences."
+    )
