@@ -10,8 +10,9 @@ APT_VOICES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvo
 # Headless Chromium renders the HTML report in the report test; a private single-node SLURM
 # cluster (munge, slurmctld, slurmd, client commands) runs the workflow in the SLURM test.
 APT_TEST := chromium munge slurmctld slurmd slurm-client
-# repsim (a test-only reference in the `dev` extra) is built from source: a C++ compiler and cmake.
-APT_BUILD := build-essential cmake
+# repsim (a test-only reference in the `dev` extra) is built from source: a C++ compiler and the
+# Python headers (its build fetches cmake and ninja from PyPI itself).
+APT_BUILD := build-essential python3-dev
 
 # Test-only references whose declared dependencies would add ~15 packages (whisper, accelerate,
 # umap...) that their model code, all the tests import, does not need: installed without them.
