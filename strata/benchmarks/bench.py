@@ -1,10 +1,10 @@
 """`make bench`: timings of the default DAG and of feature extraction, into a Markdown file.
 
-DAG timings come from Snakemake's own ``benchmark:`` files, so they measure each job as it
-really runs (process start and imports included); extraction ones from
-:mod:`strata.benchmarks.extraction`; the paper grid's planning overhead from
-:mod:`strata.benchmarks.dag`; probe jobs on SLURM, grouped and not, from
-:mod:`strata.benchmarks.slurm`.
+DAG timings (the default run's, and the smoke study's: configs/smoke.yaml) come from
+Snakemake's own ``benchmark:`` files, so they measure each job as it really runs (process start
+and imports included); extraction ones from :mod:`strata.benchmarks.extraction`; the paper
+grid's planning overhead from :mod:`strata.benchmarks.dag`; probe jobs on SLURM, grouped and
+not, from :mod:`strata.benchmarks.slurm`.
 Nothing here asserts anything.
 """
 
@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -54,14 +55,14 @@ def machine() -> str:
     )
 
 
-def run_default(workdir: Path, cores: int) -> float:
-    """Run the default config from scratch in ``workdir``; returns wall seconds."""
+def run_study(configfile: Path, workdir: Path, cores: int) -> float:
+    """Run ``configfile``'s study from scratch in ``workdir``; returns wall seconds."""
     cmd = [
         str(Path(sys.executable).parent / "snakemake"),
         "--snakefile",
         str(ROOT / "Snakefile"),
         "--configfile",
-        str(ROOT / "config.yaml"),
+        str(configfile),
         "--cores",
         str(cores),
         "--quiet",
@@ -69,6 +70,23 @@ def run_default(workdir: Path, cores: int) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=workdir, check=True)
     return time.perf_counter() - start
+
+
+def run_default(workdir: Path, cores: int) -> float:
+    """Run the default config from scratch in ``workdir``; returns wall seconds."""
+    return run_study(ROOT / "config.yaml", workdir, cores)
+
+
+SMOKE = ROOT / "configs" / "smoke.yaml"
+_RULE = re.compile(r"^(?:rule|checkpoint) (\w+):|^use rule \w+ as (\w+)", re.M)
+
+
+def workflow_rules(root: Path = ROOT) -> set[str]:
+    """Every rule ``root``'s rules/*.smk define (``use rule ... as`` ones included)."""
+    found: set[str] = set()
+    for path in (root / "rules").glob("*.smk"):
+        found |= {a or b for a, b in _RULE.findall(path.read_text())}
+    return found
 
 
 PROBE_RULES = (
@@ -185,6 +203,32 @@ def dag_section(cores: int, workdir: Path, wall: float | None = None) -> list[st
         probes.to_markdown(),
         "",
     ]
+
+
+def smoke_lines(cores: int, workdir: Path, wall: float) -> list[str]:
+    """The smoke study's section, from ``workdir`` where it has run from scratch in ``wall``
+    seconds."""
+    table = summarise_benchmarks(workdir / "benchmarks")
+    missing = sorted(workflow_rules() - set(table.index))
+    return [
+        "## Smoke study",
+        "",
+        f"_{stamp()}._ `configs/smoke.yaml` (the study that runs every rule, to check an install "
+        f"or a cluster set-up) from scratch, `--cores {cores}`: **{wall / 60:.1f} min** wall "
+        f"({wall:.0f} s; environment already installed), {int(table['jobs'].sum())} jobs. "
+        f"Rules of the workflow it did not run: {', '.join(missing) or 'none'}. Per rule, from "
+        "Snakemake's `benchmark:` files (seconds per job, process start and imports included):",
+        "",
+        table.to_markdown(),
+        "",
+    ]
+
+
+def smoke_section(cores: int) -> list[str]:
+    """Run configs/smoke.yaml from scratch in a temp folder and time it."""
+    with tempfile.TemporaryDirectory(prefix="strata-bench-smoke-") as tmp:
+        wall = run_study(SMOKE, Path(tmp), cores)
+        return smoke_lines(cores, Path(tmp), wall)
 
 
 def paper_dag_section(repeats: int = 3) -> list[str]:
@@ -358,6 +402,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=[
             "dag",
             "convergence",
+            "smoke",
             "paper-dag",
             "slurm",
             "overhead",
@@ -392,6 +437,8 @@ def run_sections(args: argparse.Namespace, tmp: Path) -> list[str]:
         from strata.benchmarks.convergence import convergence_section
 
         sections += convergence_section(stamp(), workdir, ROOT)
+    if "smoke" not in args.skip:
+        sections += smoke_section(args.cores)
     if "paper-dag" not in args.skip:
         sections += paper_dag_section()
     if "slurm" not in args.skip:

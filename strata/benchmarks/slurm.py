@@ -1,10 +1,11 @@
 """Probe jobs on SLURM, grouped (profiles/slurm) against one allocation per job (make bench).
 
 On the private single-node cluster of :mod:`strata.benchmarks.cluster`, configs/smoke.yaml is run
-through ``--profile profiles/slurm`` up to its features; then its probe jobs are forced to run
-again twice, with ``group-components`` as the profile sets it and with ``probes=1`` (each job in
-its own allocation, as without grouping). Each run's wall time per probe job is set beside the
-jobs' own work (their ``benchmark:`` files).
+through ``--profile profiles/slurm`` up to its features; then its utterance-level probe jobs (the
+rules the profile groups) are forced to run again twice, with ``group-components`` as the
+profile sets it and with ``probes=1`` (each job in its own allocation, as without grouping).
+Each run's wall time per probe job is set beside the jobs' own work (their ``benchmark:``
+files).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def slurm_section(stamp: str) -> list[str]:
     return [
         "## Probe jobs on SLURM: grouping",
         "",
-        f"_{stamp}._ The smoke study's probe jobs re-run on the test cluster (one node, this "
+        f"_{stamp}._ The smoke study's utterance-level probe jobs ({', '.join(PROBE_RULES)}: "
+        "the rules the profile groups) re-run on the test cluster (one node, this "
         "machine) through `profiles/slurm`, first each in its own allocation "
         "(`--group-components probes=1`), then grouped as the profile sets it. Wall is the "
         "whole `snakemake` call (submission, status checks, one Snakemake start per "

@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from strata.benchmarks.bench import merge_sections, probe_overhead, summarise_benchmarks
+from strata.benchmarks.bench import (
+    main,
+    merge_sections,
+    probe_overhead,
+    smoke_lines,
+    summarise_benchmarks,
+    workflow_rules,
+)
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -46,6 +53,43 @@ def test_probe_overhead_sums_logged_fixed_cost_against_benchmarked_wall_time(tmp
     assert table.loc["pr", ["jobs", "wall_s", "fixed_s"]].tolist() == [2, 90.0, 5.5]
     total = table.loc["all probe jobs"]
     assert total["fixed_share"] == round(7.0 / 95.0, 3)
+
+
+def test_workflow_rules_reads_rules_and_their_use_rule_copies(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.smk").write_text(
+        "rule first:\n    output: 'x'\n\n\nuse rule first as second with:\n    output: 'y'\n"
+    )
+    (tmp_path / "rules" / "b.smk").write_text("localrules:\n    third,\n\n\nrule third:\n")
+    assert workflow_rules(tmp_path) == {"first", "second", "third"}
+    assert {"train_model", "train_frame_probes", "train_weighted_probe"} <= workflow_rules()
+
+
+def test_the_smoke_section_gives_wall_jobs_per_rule_and_the_rules_not_run(tmp_path):
+    for rule, name, seconds in [
+        ("train_probe", "m/d/sid/layer_00", 2.0),
+        ("train_probe", "m/d/sid/layer_01", 3.0),
+        ("report", "report", 1.0),
+    ]:
+        write_job(tmp_path, rule, name, seconds, ready=0.5)
+    lines = smoke_lines(2, tmp_path, wall=90.0)
+    assert lines[0] == "## Smoke study"
+    text = "\n".join(lines)
+    assert "`--cores 2`: **1.5 min** wall (90 s;" in text and "3 jobs" in text
+    assert "did not run: " in text and "train_model" in text  # every rule this run lacks
+    assert "| train_probe |" in text.replace("  ", "")
+
+
+def test_the_smoke_section_can_be_skipped_alone(tmp_path, monkeypatch):
+    import strata.benchmarks.bench as bench
+
+    ran = []
+    monkeypatch.setattr(bench, "smoke_section", lambda cores: ran.append(cores) or ["## Smoke"])
+    others = ["dag", "convergence", "paper-dag", "slurm", "overhead", "frames", "similarity"]
+    main(["--out", str(tmp_path / "a.md"), "--cores", "3", "--skip", *others, "scale"])
+    assert ran == [3] and "## Smoke" in (tmp_path / "a.md").read_text()
+    main(["--out", str(tmp_path / "b.md"), "--skip", *others, "scale", "smoke"])
+    assert ran == [3] and "## " not in (tmp_path / "b.md").read_text()
 
 
 def test_merge_sections_replaces_same_titled_sections_and_keeps_the_rest():

@@ -77,7 +77,8 @@ def reduced_config() -> dict:
 
 
 def tiny_config() -> dict:
-    """configs/smoke.yaml: the smallest study that runs every stage (one tiny WavLM)."""
+    """configs/smoke.yaml: the smallest study that runs every rule (one tiny WavLM, trained
+    for two epochs)."""
     return yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
 
 

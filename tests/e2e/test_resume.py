@@ -25,12 +25,16 @@ from strata.training.loop import STATE
 
 pytestmark = pytest.mark.e2e
 
-# Every rule that does work; each is killed once, mid-job.
+# Every script that does work, through one of its rules; each is killed once, mid-job. The
+# rules left out run the same script as one here (train_frame_probes: train_probes';
+# train_probe and the weighted-sum rules: train_frame_probe's), on other wildcards.
 STAGES = (
     "prepare_dataset",
+    "train_model",
     "prepare_model",
     "extract_features",
     "train_probes",
+    "train_frame_probe",
     "layer_similarity",
     "summarise_probes",
     "report",
@@ -39,7 +43,7 @@ EPOCHS = 8  # a training run's: short ones, so the kill lands between two of the
 # Where these stages' jobs write before their output is complete: killed only once they have.
 HALF_WRITTEN = {
     "prepare_dataset": "results/data/.embedded.*.tmp/*",
-    "extract_features": "results/features/wavlm_random/.embedded.*.tmp/*",
+    "extract_features": "results/features/wavlm_mp/.embedded.*.tmp/*",
 }
 
 

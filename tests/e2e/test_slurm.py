@@ -19,6 +19,10 @@ from artifacts import assert_same_results, jobs_named, metadata, results
 from conftest import ROOT, snakemake_argv, tiny_config
 
 from strata.benchmarks import cluster as slurm_cluster
+from strata.probes.kinds import TASK_KINDS
+
+FRAME_KINDS = {k for k, kind in TASK_KINDS.items() if kind.frames}
+FRAME_PROBE_RULES = ("train_frame_probes", "train_frame_probe", "train_frame_weighted_probe")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -69,6 +73,11 @@ def cancel_first(cluster, rule: str, stop: threading.Event) -> list[str]:
     return cancelled
 
 
+def benchmarks(workdir: Path, rule: str) -> list[Path]:
+    """A finished run's ``benchmark:`` files of ``rule``: one per job."""
+    return sorted((workdir / "benchmarks" / rule).rglob("*.tsv"))
+
+
 def provenance_of(workdir: Path) -> dict[Path, dict]:
     """Each strata artifact's provenance (a model's own checkpoint files are not strata's)."""
     return {
@@ -92,21 +101,31 @@ def test_the_study_runs_on_slurm_and_matches_a_local_run(cluster, tiny_run, tmp_
     assert code == 0, out[-4000:]
     # Same data as the uninterrupted local run, bit for bit.
     assert_same_results(tiny_run.workdir, tmp_path)
-    # The cancelled extraction was submitted again and its shards come from the second job.
+    # The cancelled extraction was submitted again: each model's shards come from one job,
+    # none from the cancelled one.
     assert len(cancelled) == 1 and "Trying to restart job" in out
     prov = provenance_of(tmp_path)
-    shards = [p for p in prov if p.parts[1] == "features"]
-    assert {jobs_named(prov[p])[0] for p in shards} - set(cancelled) == {
-        jobs_named(prov[shards[0]])[0]
-    }
+    shard_jobs: dict[str, set[str]] = {}
+    for p in prov:
+        if p.parts[1] == "features":
+            shard_jobs.setdefault(p.parts[2], set()).add(jobs_named(prov[p])[0])
+    assert set(shard_jobs) == set(tiny_run.config["models"])
+    assert all(len(jobs) == 1 for jobs in shard_jobs.values())
+    assert not set(cancelled) & set.union(*shard_jobs.values())
     # Every job ran in a SLURM allocation, but the aggregates (summaries, report) locally.
     remote = {p: jobs_named(prov[p]) for p in prov if p.parts[1] != "report"}
     summaries = {p for p in remote if p.parts[2] == "summary"}
     assert all(not remote[p] for p in summaries)
     assert all(remote[p] for p in remote.keys() - summaries), "an artifact lacks its job id"
-    # One allocation ran all the probe jobs (group-components); the other stages one each.
-    probes = {remote[p][0] for p in remote if p.name == "metrics.json"}
-    assert len(probes) == 1
+    # One allocation ran all the utterance-level probe jobs (group-components); the
+    # frame-level (CTC) probe jobs and the other stages one each.
+    frames = {t for t, task in tiny_run.config["tasks"].items() if task["kind"] in FRAME_KINDS}
+    metrics = [p for p in remote if p.name == "metrics.json"]
+    grouped = {remote[p][0] for p in metrics if p.parts[4] not in frames}
+    assert len(grouped) == 1
+    alone = {remote[p][0] for p in metrics if p.parts[4] in frames}
+    frame_jobs = [f for rule in FRAME_PROBE_RULES for f in benchmarks(tiny_run.workdir, rule)]
+    assert frame_jobs and len(alone) == len(frame_jobs) and not alone & grouped
     submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", out))
     own = {remote[p][0] for p in remote.keys() - summaries}
     assert own | set(cancelled) == submitted
