@@ -29,7 +29,8 @@ from strata.features.pooling import POOLING
 from strata.features.selection import frame_utterances
 from strata.features.shards import SpillWriter, shard_path
 from strata.io import atomic_dir
-from strata.models.base import Encoder, LayerOutput, LayerSpec
+from strata.models import contract
+from strata.models.base import ContractError, Encoder, LayerOutput, LayerSpec
 from strata.workflow import HeapTrimmer, fix_malloc_mmap_threshold, resolve_device
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,59 @@ def compute_precision(device: torch.device, precision: str) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def _forward(encoder: Encoder, waves, lengths, device, precision: str, where: list[str]):
+def _forward(encoder: Encoder, waves, lengths, device, precision: str, where: list[str], model):
+    """One batch through the encoder; its errors name the model and the utterances, and a
+    broken contract names the model and the layer."""
     try:
         with torch.inference_mode(), compute_precision(device, precision):
-            return encoder(waves.to(device), lengths.to(device))
-    except (ValueError, RuntimeError) as err:
-        raise ValueError(f"extraction failed for utterances {where[:8]}: {err}") from err
+            outputs = encoder(waves.to(device), lengths.to(device))
+    except ContractError as err:
+        raise ContractError(f"model {model!r}: {err}; {contract.FIX}") from err
+    except Exception as err:  # a user's encoder may raise anything: say where it happened
+        raise ValueError(
+            f"model {model!r}: the encoder failed on utterances {where[:8]}: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    return outputs
+
+
+def _checked(model: str, specs, outputs, lengths, sample_rate: int, where: list[str]):
+    """The batch's layers as declared (:func:`contract.check_layers`) and finite."""
+    specs = contract.check_layers(model, specs, outputs, lengths, sample_rate)
+    found = contract.nonfinite(outputs, where)
+    if found is not None:
+        layer, bad = found
+        raise ValueError(
+            f"model {model!r}, layer {layer!r}: NaN or infinite values for utterances "
+            f"{bad[:8]} (silent or broken audio, or an encoder that divides by zero)"
+        )
+    return specs
+
+
+def check_encoder(
+    encoder: Encoder,
+    model: str,
+    paths: list[Path],
+    ids: list[str],
+    num_samples: np.ndarray,
+    max_samples: int,
+    device: torch.device,
+) -> list[LayerSpec]:
+    """The contract (:mod:`strata.models.contract`) on a few of the dataset's utterances, in
+    float32: padded together, then each alone. Returns the layers, undeclared widths filled."""
+    if not ids:
+        return list(encoder.layers)
+    picks = contract.check_batch(num_samples, max_samples)
+    where = [f"{ids[i]} ({paths[i]})" for i in picks]
+    waves, lengths = pad_batch([load_audio(paths[i], encoder.sample_rate) for i in picks])
+    batched = _forward(encoder, waves, lengths, device, "float32", where, model)
+    specs = _checked(model, encoder.layers, batched, lengths, encoder.sample_rate, where)
+    alone = [
+        _forward(encoder, waves[i : i + 1, :n], lengths[i : i + 1], device, "float32", [u], model)
+        for i, (n, u) in enumerate(zip(lengths.tolist(), where, strict=True))
+    ]
+    contract.check_padding(model, batched, alone, [ids[i] for i in picks])
+    return specs
 
 
 def extract_features(
@@ -129,6 +177,8 @@ def extract_features(
     if cfg.get("frame_hours"):
         splits, seconds = manifest["split"].tolist(), manifest["duration"].to_numpy()
         keep = frame_utterances(splits, seconds, cfg["frame_hours"])
+    model = metadata.get("model")
+    specs = check_encoder(encoder, model, paths, ids, num_samples, max_samples, device)
     framed = np.cumsum(keep) - 1  # an utterance's row among those that keep their frames
     level_ids = {"utterance": ids, "frame": [u for u, k in zip(ids, keep, strict=True) if k]}
     writers: dict[str, SpillWriter] = {}
@@ -143,13 +193,14 @@ def extract_features(
         trim = HeapTrimmer(TRIM_SLACK_MB)
         for batch, waves, lengths in _loaded(batches, paths, encoder.sample_rate, workers):
             where = [f"{ids[i]} ({paths[i]})" for i in batch]
-            outputs = _forward(encoder, waves, lengths, device, cfg["precision"], where)
-            for index, spec in enumerate(encoder.layers):
+            outputs = _forward(encoder, waves, lengths, device, cfg["precision"], where, model)
+            _checked(model, specs, outputs, lengths, encoder.sample_rate, where)
+            for index, spec in enumerate(specs):
                 meta = {
                     **metadata,
                     "layer": spec.name,
                     "layer_index": index,
-                    "num_layers": len(encoder.layers),
+                    "num_layers": len(specs),
                     "frame_rate": spec.frame_rate,
                 }
                 for level, rows in _rows(outputs[spec.name], spec, cfg).items():

@@ -93,6 +93,11 @@ class ModelFamily(ABC):
         """Load a materialised checkpoint as an eval-mode encoder on CPU."""
 
 
+class ContractError(ValueError):
+    """An encoder returned something other than what its family declares
+    (:mod:`strata.models.contract`)."""
+
+
 def check_lengths(lengths: torch.Tensor, n_samples: int) -> None:
     """Reject empty or over-long utterances, naming their batch indices."""
     bad = ((lengths < 1) | (lengths > n_samples)).nonzero().flatten().tolist()
@@ -110,12 +115,27 @@ def layer_outputs(
     utterance-level ones (T = 1) length 1."""
     import torch
 
+    if len(hidden) != len(layers):
+        raise ContractError(
+            f"{len(hidden)} hidden tensors for the {len(layers)} declared layers "
+            f"{[s.name for s in layers]}"
+        )
     ones = torch.ones_like(frames)
     outputs = {}
     for spec, h in zip(layers, hidden, strict=True):
         if spec.frame_rate is None:
+            if h.shape[1] != 1:
+                raise ContractError(
+                    f"layer {spec.name!r} is declared utterance-level (frame_rate None) but has "
+                    f"{h.shape[1]} time steps, not 1"
+                )
             outputs[spec.name] = LayerOutput(h, ones)
             continue
+        if int(frames.max()) > h.shape[1]:
+            raise ContractError(
+                f"layer {spec.name!r}: {int(frames.max())} valid frames in a tensor of "
+                f"{h.shape[1]} time steps"
+            )
         valid = torch.arange(h.shape[1], device=h.device)[None, :] < frames[:, None]
         outputs[spec.name] = LayerOutput(h.masked_fill_(~valid[..., None], 0.0), frames)
     return outputs

@@ -31,11 +31,12 @@ def summary(planner: Planner, jobs: list) -> str:
             f"  {name:<12} {size.total_utterances:>9,} utt {size.hours:>8.1f} h   {size.source}"
         )
     lines += ["", "Models (layers x width @ frames/s):"]
-    for model, specs in study.specs.items():
-        framed = [s for s in specs if s.frame_rate is not None]
-        dims = sorted({s.dim for s in specs})
+    for model, declared in study.specs.items():
+        specs = planner.layers(model)
+        framed = [s for s in declared if s.frame_rate is not None]
+        dims = "unknown until extraction" if specs is None else sorted({s.dim for s in specs})
         rate = f"{framed[0].frame_rate:g}/s" if framed else "pooled"
-        lines.append(f"  {model:<20} {len(specs):>3} layers, widths {dims}, {rate}")
+        lines.append(f"  {model:<20} {len(declared):>3} layers, widths {dims}, {rate}")
     per_rule: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     unknown: dict[str, int] = defaultdict(int)
     for rule, _, estimate in jobs:
@@ -78,7 +79,10 @@ def summary(planner: Planner, jobs: list) -> str:
         "extraction, the CTC probes and linear CKA many times faster"
     )
     for rule, n in unknown.items():
-        lines.append(f"  {rule}: {n} jobs not estimated (their dataset's size is unknown)")
+        lines.append(
+            f"  {rule}: {n} jobs not estimated (a dataset size or layer width unknown until "
+            "prepared or extracted)"
+        )
     return "\n".join(lines)
 
 

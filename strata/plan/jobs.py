@@ -8,7 +8,7 @@ corpora; a dataset of neither kind has no estimate until it is prepared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,23 @@ class Planner:
         data = self.workdir / "results" / "data" / dataset
         return dataset_size(self.config["datasets"][dataset], data)
 
+    def layers(self, model: str) -> list[LayerSpec] | None:
+        """A model's layers with their widths: as declared, else as an extraction wrote them
+        (``results/features/<model>/<dataset>/<layer>.parquet``); None while one is unknown."""
+        specs = self.study.specs[model]
+        if all(s.dim is not None for s in specs):
+            return specs
+        for folder in sorted((self.workdir / "results" / "features" / model).glob("*")):
+            written = _written_widths(folder, [s.name for s in specs if s.dim is None])
+            if written is not None:
+                return [s if s.dim is not None else replace(s, dim=written[s.name]) for s in specs]
+        return None
+
     def extract(self, model: str, dataset: str) -> Estimate | None:
-        size = self.size(dataset)
-        if size is None:
+        size, specs = self.size(dataset), self.layers(model)
+        if size is None or specs is None:
             return None
         features = self.config["features"]
-        specs = self.study.specs[model]
         frame_level = dataset in self.study.frame_datasets
         value_bytes = DTYPE_BYTES[features["dtype"]]
         n = size.total_utterances
@@ -75,11 +86,11 @@ class Planner:
     def probe(self, model: str, task: str, layers: list[str]) -> Estimate | None:
         """One layer's probe (``layers`` of one), or the weighted sum of ``layers``."""
         spec = self.config["tasks"][task]
-        size = self.size(spec["dataset"])
-        if size is None:
+        size, specs = self.size(spec["dataset"]), self.layers(model)
+        if size is None or specs is None:
             return None
         probe = self.study.probe_settings(task)
-        chosen = [s for s in self.study.specs[model] if s.name in layers]
+        chosen = [s for s in specs if s.name in layers]
         dims = [s.dim for s in chosen]
         epochs, lrs = probe["max_epochs"], len(probe["lrs"])
         if self.study.reads_frames(task):  # a CTC head on every frame
@@ -112,11 +123,12 @@ class Planner:
 
     def similarity(self, a: str, b: str, level: str) -> Estimate | None:
         similarity = self.config["similarity"]
-        size = self.size(similarity["dataset"])
-        if size is None:
+        size, specs_a, specs_b = self.size(similarity["dataset"]), self.layers(a), self.layers(b)
+        if size is None or specs_a is None or specs_b is None:
             return None
-        dims_a = [s.dim for s in self.study.layers_at(a, level)]
-        dims_b = [s.dim for s in self.study.layers_at(b, level)]
+        framed = level == "frame"
+        dims_a = [s.dim for s in specs_a if not framed or s.frame_rate is not None]
+        dims_b = [s.dim for s in specs_b if not framed or s.frame_rate is not None]
         rows = size.total_utterances if level == "utterance" else similarity["frames"]["n"]
         permutations = similarity["controls"]["permutations"]
         return Estimate(
@@ -157,6 +169,16 @@ class Planner:
                 f"{rule} {job} needs ~{estimate.mem_mb:,} MiB, over limits.mem_mb "
                 f"{self.limit:,}; {_advice(rule)}"
             )
+
+
+def _written_widths(folder: Path, names: list[str]) -> dict[str, int] | None:
+    """Each named layer's width from the utterance-level shards in ``folder``, if all are."""
+    from strata.features.shards import read_shard_metadata, shard_path
+
+    paths = {name: shard_path(folder, name) for name in names}
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    return {name: int(read_shard_metadata(path)["dim"]) for name, path in paths.items()}
 
 
 def _weights(model: dict[str, Any], specs: list[LayerSpec]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from strata.models import contract
 from strata.models.base import SAMPLE_RATE, Encoder, LayerSpec
 from strata.provenance import sha256_files
 
@@ -52,6 +53,8 @@ def check_outputs(
         padded = spec.frame_rate * waves.shape[1] / SAMPLE_RATE
         assert abs(layer.hidden.shape[1] - padded) <= 3, spec.name
         assert layer.hidden.shape[1] >= max(layer.lengths.tolist()), spec.name
+    # What extraction checks on real audio passes too (no false alarm on a family's own model).
+    assert contract.check_layers("m", specs, out, lengths, SAMPLE_RATE) == specs
     return out
 
 
@@ -60,8 +63,10 @@ def check_padding_invariance(
 ) -> None:
     """Every utterance alone equals its valid frames when padded in the batch."""
     batched = encoder(waves, lengths)
+    singles = []
     for row, length in enumerate(lengths.tolist()):
         alone = encoder(waves[row : row + 1, :length].clone(), lengths[row : row + 1])
+        singles.append(alone)
         for name, layer in batched.items():
             n = int(alone[name].lengths[0])
             assert int(layer.lengths[row]) == n, name
@@ -72,6 +77,7 @@ def check_padding_invariance(
                 rtol=1e-4,
                 msg=lambda m, name=name, row=row: f"{name}, utterance {row}: {m}",
             )
+    contract.check_padding("m", batched, singles, [str(i) for i in range(len(singles))])
 
 
 def check_round_trip(family, make_cfg, ckpt, tmp_path, waves) -> list:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -114,3 +115,49 @@ def test_a_job_over_the_ceiling_stops_the_dry_run_naming_it(tmp_path, empty_hub)
     # the first such job Snakemake meets (several need as much)
     said = f"needs ~{mem:,} MiB, over limits.mem_mb {mem - 1:,}"
     assert re.search(rf"CeilingError: train_weighted_probe \w+/\w+ {said}", dry.stdout), dry.stdout
+
+
+TOY = "strata_toys.encoders:ProjectionFamily"
+WIDTHLESS = '''
+from strata_toys.encoders import ProjectionFamily
+
+
+class Widthless(ProjectionFamily):
+    """The toy family, declaring no widths: they are known once extraction has run."""
+
+    def layer_specs(self, cfg):
+        return [type(s)(s.name, s.frame_rate) for s in super().layer_specs(cfg)]
+'''
+
+
+def test_undeclared_widths_are_unknown_until_extraction_then_read_from_its_shards(
+    tmp_path, monkeypatch
+):
+    from strata.features.shards import ShardWriter, shard_path
+    from strata.plan.__main__ import summary
+    from tests.defaults import default_config
+
+    (tmp_path / "widthless.py").write_text(WIDTHLESS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "extension"))
+    config = default_config(seeds=False)
+    toy = {"family": "widthless:Widthless", "init": "random", "seed": 0, "config": {"dim": 24}}
+    config["models"] = {"toy": toy}
+    config["similarity"]["pairs"] = "all"
+    for dataset in config["datasets"]:  # prepared: sizes known
+        (tmp_path / "results" / "data" / dataset).mkdir(parents=True)
+        manifest = pd.DataFrame({"split": ["train", "dev", "test"], "duration": [2.0, 1.0, 1.0]})
+        manifest.to_parquet(tmp_path / "results" / "data" / dataset / "manifest.parquet")
+    planner = Planner(config, tmp_path)
+    assert planner.layers("toy") is None
+    assert "widths unknown until extraction" in summary(planner, planner.jobs())
+    assert planner.extract("toy", "embedded") is None
+    assert planner.similarity("toy", "toy", "utterance") is None
+    folder = tmp_path / "results" / "features" / "toy" / "embedded"
+    folder.mkdir(parents=True)
+    for name in ("frames", "mixed"):  # as extraction writes them: the width in the schema
+        ShardWriter(shard_path(folder, name), 24, "utterance", {"layer": name}).close()
+    assert [(s.name, s.dim) for s in planner.layers("toy")] == [("frames", 24), ("mixed", 24)]
+    assert planner.similarity("toy", "toy", "utterance") is not None
+    declared = Planner({**config, "models": {"toy": {**toy, "family": TOY}}}, tmp_path)
+    assert planner.extract("toy", "embedded") == declared.extract("toy", "embedded")
