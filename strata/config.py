@@ -17,7 +17,14 @@ from typing import Any
 
 # The schema and its errors live in strata.schema, below every module that raises them; they
 # are re-exported here for callers of the whole config's checks.
-from strata.schema import SCHEMA_PATH, ConfigError, check_schema, join_key, load_schema  # noqa: F401
+from strata.schema import (  # noqa: F401
+    SCHEMA_PATH,
+    ConfigError,
+    check_against,
+    check_schema,
+    join_key,
+    load_schema,
+)
 
 # --- cross-field rules: each takes the whole (schema-valid) config and raises ConfigError ---
 
@@ -110,10 +117,27 @@ def model_architectures(config: Mapping[str, Any]) -> None:
     from strata.models.registry import get_family
 
     for name, model in config["models"].items():
+        family = get_family(model["family"])
         try:
-            get_family(model["family"]).check_config(model)
+            family_config(family, model)
+            family.check_config(model)
         except ConfigError as err:
             raise err.under(f"models.{name}") from None
+
+
+def family_config(family: Any, model: Mapping[str, Any]) -> None:
+    """A model's ``config:`` holds only keys its family declares (``ModelFamily.config_schema``),
+    for families named by import path as much as the built-in ones."""
+    if "config" not in model:
+        return
+    schema = family.config_schema_for(dict(model))
+    if schema is None:
+        raise ConfigError(
+            "config",
+            f"family {model['family']} takes no config: keys (it declares no "
+            "ModelFamily.config_schema); remove config:",
+        )
+    check_against(model["config"], schema, "config")
 
 
 def embedded_corpora(config: Mapping[str, Any]) -> None:

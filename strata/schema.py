@@ -46,8 +46,12 @@ def _describe(error: jsonschema.ValidationError, prefix: str) -> ConfigError:
     path = [*error.absolute_path]
     why = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return ConfigError(join_key(prefix, *path, *extra[:1]), "is not allowed (unknown key)")
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        return ConfigError(
+            join_key(prefix, *path, *extra[:1]),
+            f"is not allowed (unknown key; known here: {', '.join(known) or 'none'})",
+        )
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return ConfigError(join_key(prefix, *path, missing), f"is required ({why or 'see schema'})")
@@ -79,9 +83,16 @@ def check_schema(value: Any, definition: str | None = None, key: str = "") -> No
 
     ``key`` is where ``value`` sits in the whole config, so errors name the full key.
     """
-    schema = load_schema()
-    if definition is not None:
-        schema = {"definitions": schema["definitions"], "$ref": f"#/definitions/{definition}"}
+    if definition is None:
+        check_against(value, load_schema(), key)
+    else:
+        check_against(value, {"$ref": f"#/definitions/{definition}"}, key)
+
+
+def check_against(value: Any, schema: dict[str, Any], key: str = "") -> None:
+    """Check ``value`` against ``schema``, which may ``$ref`` the config schema's definitions
+    (a model family's ``config_schema``); errors name the full ``key``."""
+    schema = {"definitions": load_schema()["definitions"], **schema}
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(value))
     if errors:
         # The deepest error names the most specific key (e.g. `init` over a missing `seed` that

@@ -111,11 +111,14 @@ def test_the_toy_family_refuses_what_it_cannot_build_naming_the_key():
     family = get_family(FAMILY)
     with pytest.raises(ConfigError, match="'init'"):
         family.check_config({"family": FAMILY, "init": "pretrained", "path": "/x"})
-    with pytest.raises(ConfigError, match="'config.width'"):
-        family.check_config({"family": FAMILY, "init": "random", "seed": 0, "config": {"width": 3}})
     config = merged_config()
-    config["models"]["toy"]["config"]["width"] = 3
-    with pytest.raises(ConfigError, match="'models.toy.config.width'"):
+    config["models"]["toy"]["config"]["width"] = 3  # not in its config_schema
+    with pytest.raises(
+        ConfigError, match=r"'models.toy.config.width': .*unknown key; known here: dim, spread"
+    ):
+        validate_config(config)
+    config["models"]["toy"]["config"] = {"dim": "wide"}
+    with pytest.raises(ConfigError, match="'models.toy.config.dim': 'wide' is not of type"):
         validate_config(config)
 
 

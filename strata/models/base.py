@@ -65,6 +65,15 @@ class ModelFamily(ABC):
     """A family of models (e.g. HF transformers audio encoders) behind one adapter."""
 
     name: ClassVar[str]
+    #: The ``config:`` keys the family accepts, as a JSON schema of that mapping (it may
+    #: ``$ref`` the config schema's definitions); checked at parse time, so a misspelt key is
+    #: an error naming it. None: the family takes no ``config:``.
+    config_schema: ClassVar[dict[str, Any] | None] = None
+
+    def config_schema_for(self, cfg: dict[str, Any]) -> dict[str, Any] | None:
+        """The schema of this model's ``config:``: :attr:`config_schema`, unless the accepted
+        keys depend on the rest of the model's entry (an ``arch``)."""
+        return self.config_schema
 
     @abstractmethod
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:

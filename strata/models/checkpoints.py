@@ -34,12 +34,21 @@ def _strip(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def backbone_state(state: Mapping[str, Any], branch: str = "teacher") -> dict[str, Any]:
-    """The encoder's parameters: unwrapped, one DINO branch, prefixes stripped, heads dropped."""
-    top_key, prefix = BRANCHES[branch]
+def backbone_state(
+    state: Mapping[str, Any], branch: str | None = None, source: Path | None = None
+) -> dict[str, Any]:
+    """The encoder's parameters: unwrapped, one DINO branch (the teacher unless ``branch``
+    says), prefixes stripped, heads dropped. A ``branch`` named for a checkpoint that holds one
+    network is an error (``source`` names the file), not silently the only weights."""
+    top_key, prefix = BRANCHES[branch or "teacher"]
     for wrapper in WRAPPERS:
         if isinstance(state.get(wrapper), Mapping):
             state = state[wrapper]
+    if branch is not None and not _has_branches(state):
+        raise ValueError(
+            f"{source or 'checkpoint'}: branch: {branch} is for DINO training checkpoints "
+            "(teacher and student), this one holds one network; remove branch:"
+        )
     if isinstance(state.get(top_key), Mapping):
         state = state[top_key]
     if any(k.startswith("module.") for k in state):
@@ -49,6 +58,15 @@ def backbone_state(state: Mapping[str, Any], branch: str = "teacher") -> dict[st
     if any(k.startswith("backbone.") for k in state):
         state = _strip(state, "backbone.")
     return {k: v for k, v in state.items() if not k.startswith(HEADS)}
+
+
+def _has_branches(state: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint holds a DINO teacher and student (3D-Speaker's keys, or wespeaker's
+    prefixes)."""
+    if any(isinstance(state.get(top), Mapping) for top, _ in BRANCHES.values()):
+        return True
+    prefixes = tuple(f"{module}{p}" for _, p in BRANCHES.values() for module in ("", "module."))
+    return any(k.startswith(prefixes) for k in state)
 
 
 def load_exact(module: Any, state: Mapping[str, Any], source: Path, hint: str = "") -> None:

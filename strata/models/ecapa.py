@@ -243,6 +243,7 @@ def save_checkpoint(model: Any, classifier: Any, arch: Architecture, header: str
 
 class EcapaFamily(ModelFamily):
     name = "speechbrain_ecapa"
+    config_schema = {"$ref": "#/definitions/ecapa_config"}
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         return architecture(cfg).specs()
@@ -277,7 +278,7 @@ class EcapaFamily(ModelFamily):
         arch = architecture(cfg, Path(checkpoint))
         model = _build(arch.params)
         weights = self.weight_files(checkpoint)[0]
-        state = backbone_state(read_state(weights), cfg.get("branch", "teacher"))
+        state = backbone_state(read_state(weights), cfg.get("branch"), weights)
         hint = "" if Path(checkpoint).is_dir() else " (declare the architecture in config:)"
         load_exact(model, state, weights, hint)
         return EcapaEncoder(model.eval(), arch.build_frontend(), arch.specs())

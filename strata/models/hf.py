@@ -155,6 +155,15 @@ def _check_divides(c: dict[str, Any], width: str, *keys: str) -> None:
 
 class HFTransformersFamily(ModelFamily):
     name = "hf_transformers"
+    config_schema = {"$ref": "#/definitions/hf_config"}
+
+    def config_schema_for(self, cfg: dict[str, Any]) -> dict[str, Any] | None:
+        """Whisper's arguments are its own; a pretrained checkpoint carries its config.json."""
+        if cfg["init"] == "pretrained":
+            return None
+        if cfg["arch"] == "whisper":
+            return {"$ref": "#/definitions/whisper_config"}
+        return self.config_schema
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         return _specs(_model_config(cfg))

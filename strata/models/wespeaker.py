@@ -29,6 +29,7 @@ from strata.models.base import Encoder, LayerSpec, ModelFamily, batch_for, layer
 from strata.models.checkpoints import backbone_state, load_exact, read_state
 from strata.models.frontends import KaldiFbank
 from strata.models.ragged import masked_mean, masked_var, time_mask
+from strata.schema import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -117,6 +118,15 @@ def _model(arch: dict[str, Any]) -> Any:
 
 class WespeakerFamily(ModelFamily):
     name = "wespeaker_ecapa"
+    config_schema = {"$ref": "#/definitions/wespeaker_config"}
+
+    def check_config(self, cfg: dict[str, Any]) -> None:
+        if cfg["init"] == "pretrained" and "config" in cfg and Path(cfg["path"]).is_dir():
+            raise ConfigError(
+                "config",
+                f"comes from {cfg['path']}/{CONFIG}, not config: (remove it, or point path at "
+                f"the {WEIGHTS} state dict to declare the architecture here)",
+            )
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         arch = architecture(cfg)  # a directory's config.yaml must be readable at parse time
@@ -161,7 +171,7 @@ class WespeakerFamily(ModelFamily):
         arch = architecture(cfg, Path(checkpoint))
         model = _model(arch)
         weights = self.weight_files(checkpoint)[0]
-        state = backbone_state(read_state(weights), cfg.get("branch", "teacher"))
+        state = backbone_state(read_state(weights), cfg.get("branch"), weights)
         load_exact(model, state, weights, " (check config: channels, global_context, emb_bn)")
         return WespeakerEncoder(model, KaldiFbank(n_mels=arch["feat_dim"]), arch)
 

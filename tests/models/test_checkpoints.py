@@ -15,8 +15,8 @@ def scaled(state, factor):
 @pytest.mark.parametrize(
     ("saved", "branch", "expected"),
     [
-        (W, "teacher", W),  # a bare state dict
-        ({f"module.{k}": v for k, v in W.items()}, "teacher", W),  # DDP
+        (W, None, W),  # a bare state dict
+        ({f"module.{k}": v for k, v in W.items()}, None, W),  # DDP
         (
             {
                 "model": {
@@ -40,7 +40,7 @@ def scaled(state, factor):
             "teacher",
             W,
         ),  # 3D-Speaker RDINO
-        ({**W, "projection.weight": torch.ones(5)}, "teacher", W),  # a classifier head
+        ({**W, "projection.weight": torch.ones(5)}, None, W),  # a classifier head
     ],
     ids=["bare", "ddp", "wespeaker-dino-student", "3dspeaker-rdino", "classifier-head"],
 )
@@ -49,6 +49,14 @@ def test_backbone_state_unwraps_and_drops_heads(saved, branch, expected):
     assert sorted(state) == sorted(expected)
     for key in expected:
         assert torch.equal(state[key], expected[key]), key
+
+
+@pytest.mark.parametrize("branch", ["student", "teacher"])
+def test_a_branch_named_for_a_checkpoint_without_branches_is_an_error(branch, tmp_path):
+    with pytest.raises(ValueError, match=rf"{tmp_path}/w.pt: branch: {branch} is for DINO"):
+        backbone_state(
+            {"model": {f"module.{k}": v for k, v in W.items()}}, branch, tmp_path / "w.pt"
+        )
 
 
 def test_load_exact_lists_missing_unexpected_and_shapes(tmp_path):

@@ -11,6 +11,7 @@ import torchaudio.compliance.kaldi as kaldi
 import yaml
 from model_checks import check_cuda_matches_cpu, check_outputs, check_padding_invariance
 
+from strata.config import ConfigError
 from strata.models.wespeaker import WespeakerFamily
 
 
@@ -129,6 +130,12 @@ def test_model_dir_layout_reads_its_config(family, tmp_path, waves, channels, gl
     encoder = family.load(cfg, family.materialise(cfg, tmp_path))
     assert encoder.arch["channels"] == channels and encoder.arch["global_context"] == glob
     check_outputs(encoder, family.layer_specs(cfg), *waves, frames=kaldi_frames)
+    # Beside the directory, config: would be ignored: it is refused, naming its source.
+    with pytest.raises(ConfigError, match=rf"'config': comes from {tmp_path}/config.yaml"):
+        family.check_config({**cfg, "config": {"channels": 512}})
+    # So is branch: on a checkpoint that holds one network (it would load the only weights).
+    with pytest.raises(ValueError, match=r"avg_model.pt: branch: student is for DINO training"):
+        family.load({**cfg, "branch": "student"}, tmp_path)
 
 
 def test_wrong_architecture_lists_the_keys(family, dino_checkpoint) -> None:

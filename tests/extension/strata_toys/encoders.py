@@ -16,11 +16,18 @@ from strata.models.base import Encoder, LayerSpec, ModelFamily, batch_for, layer
 
 HOP = 320  # samples per frame at 16 kHz: 50 frames per second
 WEIGHTS = "projections.safetensors"
-OPTIONS = ("dim", "spread")
 
 
 class ProjectionFamily(ModelFamily):
     name = "toy_projection"
+    config_schema = {
+        "type": "object",
+        "additionalProperties": False,  # a misspelt key is an error, not a default
+        "properties": {
+            "dim": {"type": "integer", "minimum": 1},
+            "spread": {"type": "boolean", "description": "add the utterance-level layer"},
+        },
+    }
 
     def layer_specs(self, cfg: dict[str, Any]) -> list[LayerSpec]:
         options = cfg.get("config", {})
@@ -33,9 +40,6 @@ class ProjectionFamily(ModelFamily):
     def check_config(self, cfg: dict[str, Any]) -> None:
         if cfg["init"] != "random":
             raise ConfigError("init", "the toy's weights are drawn from its seed: init random")
-        for key in cfg.get("config", {}):
-            if key not in OPTIONS:
-                raise ConfigError(f"config.{key}", f"not a toy_projection option {OPTIONS}")
 
     def materialise(self, cfg: dict[str, Any], out_dir: Path) -> Path:
         import torch
