@@ -21,6 +21,20 @@ def file_stem(name: str) -> str:
     return name.replace(":", ".")
 
 
+def _where(module_name: str, error: ImportError) -> str:
+    """What to do: the package itself not found, or something it imports."""
+    top = module_name.split(".")[0]
+    missing = getattr(error, "name", None) or ""
+    if missing and missing.split(".")[0] != top:
+        return f"{module_name!r} was found but imports {missing!r}: install it in this environment"
+    return (
+        f"{top!r} must be importable wherever the workflow runs: `pip install -e <your package>` "
+        f"in strata's environment (envs/*.yaml too, with --use-conda), or `export PYTHONPATH="
+        f"<folder holding {top}>` before snakemake (SLURM jobs inherit the submitting shell's "
+        "environment; docs/extending.md)"
+    )
+
+
 def load_object(path: str, what: str = "code") -> Any:
     """The object ``package.module:name`` names (``name`` may be dotted: ``Class.method``);
     errors say which path, for what, and why it did not load."""
@@ -30,7 +44,10 @@ def load_object(path: str, what: str = "code") -> Any:
     try:
         found: Any = importlib.import_module(module_name)
     except ImportError as error:
-        raise ImportError(f"{what} {path!r}: cannot import {module_name!r} ({error})") from error
+        hint = _where(module_name, error)
+        raise ImportError(
+            f"{what} {path!r}: cannot import {module_name!r} ({error}); {hint}"
+        ) from (error)
     for part in attribute.split("."):
         try:
             found = getattr(found, part)

@@ -37,6 +37,20 @@ def test_an_import_path_loads_and_a_bad_one_says_why():
         load_object("no_such_pkg.x:Y", "model family")
     with pytest.raises(ImportError, match="'os:nothing_here'.*has no 'nothing_here'"):
         load_object("os:nothing_here")
+
+
+def test_a_package_not_importable_says_where_it_must_be_installed(tmp_path, monkeypatch):
+    with pytest.raises(ImportError) as caught:
+        load_object("mymodels.encoders:Mine", "model family")
+    message = str(caught.value)
+    assert "cannot import 'mymodels.encoders' (No module named 'mymodels')" in message
+    assert "'mymodels' must be importable wherever the workflow runs" in message
+    assert "pip install -e" in message and "PYTHONPATH" in message and "SLURM" in message
+    # Found, but a dependency of it is missing: that is what to install.
+    (tmp_path / "broken.py").write_text("import not_installed_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match="'broken' was found but imports 'not_installed_dep"):
+        load_object("broken:Mine", "model family")
     assert is_import_path("a.b:C") and not is_import_path("linear_cka")
     assert file_stem("a.b:C") == "a.b.C" and file_stem("linear_cka") == "linear_cka"
 
