@@ -45,9 +45,8 @@ def load_object(path: str, what: str = "code") -> Any:
         found: Any = importlib.import_module(module_name)
     except ImportError as error:
         hint = _where(module_name, error)
-        raise ImportError(
-            f"{what} {path!r}: cannot import {module_name!r} ({error}); {hint}"
-        ) from (error)
+        message = f"{what} {path!r}: cannot import {module_name!r} ({error}); {hint}"
+        raise ImportError(message) from error
     for part in attribute.split("."):
         try:
             found = getattr(found, part)
