@@ -5,7 +5,7 @@ from pathlib import Path
 from strata.datasets.listing import audio_files
 from strata.models.seeds import member_roles, seed_member
 from strata.models.twins import twin_of
-from strata.plan.jobs import Planner
+from strata.plan.jobs import Planner, scheduler_caps
 from strata.plan.resources import minutes
 from strata.plugins import file_stem
 from strata.training import shipped
@@ -30,6 +30,15 @@ STUDY = PLANNER.study
 MODELS = STUDY.models
 FRAME_DATASETS = STUDY.frame_datasets
 STUDY.specs  # every model's layers, read now: a config error stops the parse
+# The run's caps and per-rule overrides (profiles, --resources, --set-resources) may not lower
+# a planned job's memory or runtime: each job is checked as it is sized, overrides now.
+PLANNER.caps = scheduler_caps(workflow.global_resources)
+PLANNER.check_overrides(
+    {
+        name: scheduler_caps(values)
+        for name, values in (workflow.resource_settings.overwrite_resources or {}).items()
+    }
+)
 # Trained models load from the repository's checkpoints/ (checked here) or train in this run.
 SHIPPED_ROOT = Path(workflow.basedir) / shipped.DIR
 SHIPPED = (

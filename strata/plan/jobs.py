@@ -35,7 +35,12 @@ class Estimate:
 
 
 class CeilingError(ValueError):
-    """A job would need more memory than the configured ``limits.mem_mb``."""
+    """A job would need more memory than the configured ``limits.mem_mb``, or more memory or
+    time than the run's scheduler settings give a job."""
+
+
+# The resources a plan sets, and what each is in a message.
+PLANNED = {"mem_mb": "MiB of memory", "runtime": "minutes"}
 
 
 class Planner:
@@ -43,6 +48,9 @@ class Planner:
         self.config, self.workdir = config, Path(workdir)
         self.study = Study(config)
         self.limit = config.get("limits", {}).get("mem_mb")
+        # The run's own caps (a profile's `resources:`, --resources): Snakemake lowers every
+        # job's resources to them, silently; on a cluster the job is then killed for memory.
+        self.caps: dict[str, int] = {}
 
     def size(self, dataset: str) -> DatasetSize | None:
         data = self.workdir / "results" / "data" / dataset
@@ -163,12 +171,58 @@ class Planner:
         return out
 
     def check(self, rule: str, job: str, estimate: Estimate | None) -> None:
-        """Raise :class:`CeilingError` naming the job when it needs more than the limit."""
-        if estimate is not None and self.limit is not None and estimate.mem_mb > self.limit:
+        """Raise :class:`CeilingError` naming the job when it needs more than the limit, or
+        more than the run's caps would give it."""
+        if estimate is None:
+            return
+        if self.limit is not None and estimate.mem_mb > self.limit:
             raise CeilingError(
                 f"{rule} {job} needs ~{estimate.mem_mb:,} MiB, over limits.mem_mb "
                 f"{self.limit:,}; {_advice(rule)}"
             )
+        for name, need in requested(estimate).items():
+            cap = self.caps.get(name)
+            if cap is not None and need > cap:
+                raise CeilingError(
+                    f"{rule} {job} needs {name}={need:,} ({PLANNED[name]}), but the run caps "
+                    f"{name} at {cap:,} (a profile's `resources:`, or --resources) and "
+                    f"Snakemake would silently lower the job to it (on a cluster: an allocation "
+                    f"it outgrows); raise that cap to at least {need:,}"
+                )
+
+    def check_overrides(self, overrides: dict[str, dict[str, int]]) -> None:
+        """A profile's ``set-resources`` may not lower a planned job's memory or runtime: raise
+        :class:`CeilingError` naming the first such job, its need and the setting."""
+        lowered = {
+            rule: {k: v for k, v in values.items() if k in PLANNED}
+            for rule, values in overrides.items()
+        }
+        lowered = {rule: values for rule, values in lowered.items() if values}
+        if not lowered:
+            return
+        for rule, job, estimate in self.jobs():
+            if rule not in lowered or estimate is None:
+                continue
+            for name, value in lowered[rule].items():
+                need = requested(estimate)[name]
+                if value < need:
+                    raise CeilingError(
+                        f"set-resources {rule}: {name}={value:,} lowers {rule} {job} below its "
+                        f"plan, {name}={need:,} ({PLANNED[name]}); delete the setting (the rule "
+                        "sizes each job from what it reads) or raise it"
+                    )
+
+
+def scheduler_caps(resources: Any) -> dict[str, int]:
+    """The integer memory and runtime among Snakemake's parsed resources (a mapping of name to
+    ``Resource``, or to plain values)."""
+    values = {name: getattr(resources.get(name), "value", resources.get(name)) for name in PLANNED}
+    return {name: value for name, value in values.items() if isinstance(value, int)}
+
+
+def requested(estimate: Estimate) -> dict[str, int]:
+    """What a job asks the scheduler for: its memory, and twice its time in minutes."""
+    return {"mem_mb": estimate.mem_mb, "runtime": r.minutes(estimate.seconds)}
 
 
 def _written_widths(folder: Path, names: list[str]) -> dict[str, int] | None:

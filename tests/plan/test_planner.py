@@ -161,3 +161,76 @@ def test_undeclared_widths_are_unknown_until_extraction_then_read_from_its_shard
     assert planner.similarity("toy", "toy", "utterance") is not None
     declared = Planner({**config, "models": {"toy": {**toy, "family": TOY}}}, tmp_path)
     assert planner.extract("toy", "embedded") == declared.extract("toy", "embedded")
+
+
+JOB_WILDCARDS = ("model", "model_a", "model_b", "task", "layer", "level", "measure")
+
+
+def job_resources(dry_run_stdout: str) -> dict[tuple[str, str], dict[str, int]]:
+    """(rule, job) -> mem_mb and runtime, from a dry run's job blocks; the job named as the
+    planner names it (wildcard values in the rule's order)."""
+    out, rule, wildcards = {}, None, {}
+    for line in dry_run_stdout.splitlines():
+        line = line.strip()
+        if re.fullmatch(r"(local)?rule \w+:", line):
+            rule, wildcards = line.split()[-1].rstrip(":"), {}
+        elif line.startswith("wildcards:"):
+            wildcards = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
+        elif line.startswith("resources:") and rule is not None:
+            given = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
+            names = ("model", "dataset") if rule == "extract_features" else JOB_WILDCARDS
+            order = [wildcards[name] for name in names if name in wildcards]
+            out[rule, "/".join(order)] = {k: int(given[k]) for k in ("mem_mb", "runtime")}
+    return out
+
+
+def test_the_slurm_profile_hands_every_planned_job_its_memory_and_runtime(tmp_path, empty_hub):
+    """What the scheduler gets is what the planner sized: no cap or override lowers it."""
+    from strata.plan.jobs import requested
+
+    cmd = ["--profile", str(ROOT / "profiles" / "slurm")]
+    dry = subprocess.run(
+        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(PAPER), *cmd],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    given = job_resources(dry.stdout)
+    planned = Planner(yaml.safe_load(PAPER.read_text()), tmp_path).jobs()
+    assert len(planned) > 700
+    for rule, job, estimate in planned:
+        assert given[rule, job] == requested(estimate), (rule, job)
+    largest = max(planned, key=lambda row: row[2].mem_mb)
+    assert largest[0] == "train_weighted_probe" and largest[2].mem_mb > 40_000
+
+
+def test_a_cap_or_override_below_a_job_stops_the_run_naming_the_job_and_setting(
+    tmp_path, empty_hub
+):
+    config = yaml.safe_load(PAPER.read_text())
+    mem, rule = max((e.mem_mb, r) for r, _, e in Planner(config, tmp_path).jobs() if e)
+    base = [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(PAPER)]
+    capped = subprocess.run(
+        [*base, "--cores", "2", "--resources", f"mem_mb={mem - 1}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert capped.returncode != 0
+    # The first such job Snakemake meets (several need as much).
+    said = rf"{rule} \w+/\w+ needs mem_mb={mem:,} \(MiB of memory\), but the run caps mem_mb at "
+    assert re.search(said + f"{mem - 1:,}", capped.stdout), capped.stdout[-3000:]
+    short = subprocess.run(
+        [*base, "--cores", "2", "--set-resources", "layer_similarity:runtime=5"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=empty_hub,
+    )
+    assert short.returncode != 0
+    assert "set-resources layer_similarity: runtime=5 lowers layer_similarity " in (
+        short.stdout + short.stderr
+    ), short.stdout[-3000:]
