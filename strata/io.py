@@ -27,6 +27,55 @@ TRIAL_COLUMNS = ("enrollment", "test", "target", "split")
 PARQUET_META_KEY = b"strata"
 
 
+# Output folders under results/: how many path parts below each kind a job's output has (a
+# file deeper inside is part of that output: removing the output reruns the job).
+OUTPUT_DEPTH = {
+    "data": 1,
+    "models": 1,
+    "trained": 1,
+    "features": 2,
+    "frames": 2,
+    "probes": 3,  # a task's folder: one job (probe.jobs: model) or the layers' jobs
+}
+
+
+class DamagedFileError(ValueError):
+    """A file strata wrote earlier (or an input) can no longer be read: truncated or corrupt."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str):
+        self.path = Path(path)
+        super().__init__(f"{path}: damaged ({reason}); {rebuild_hint(self.path)}")
+
+
+def rebuild_hint(path: Path) -> str:
+    """How to get a good copy of ``path``: rerun the job whose output holds it, restore a
+    shipped file, or fetch an input again."""
+    parts = path.parts
+    if "results" in parts[:-1]:
+        at = len(parts) - 1 - parts[::-1].index("results")
+        depth = OUTPUT_DEPTH.get(parts[at + 1], len(parts))
+        output = Path(*parts[: min(len(parts), at + 2 + depth)])
+        return (
+            f"remove {output} and run snakemake again (the job that wrote it reruns, then every "
+            "job that read it)"
+        )
+    if "checkpoints" in parts[:-1]:
+        return f"restore the shipped file: git checkout -- {path}"
+    return "it is an input, not strata's output: restore it from its source"
+
+
+@contextmanager
+def reading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Errors decoding ``path`` (truncated, corrupt) become a :class:`DamagedFileError` naming
+    it and how to rebuild it; a missing file stays a FileNotFoundError."""
+    try:
+        yield
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedFileError(path, f"{type(err).__name__}: {err}") from err
+
+
 def clear_stale(final: Path) -> None:
     """Remove the temp files and folders a killed writer of ``final`` left beside it (a job
     that re-runs is the only writer of its outputs, so none of them is in use)."""
@@ -79,7 +128,8 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    return json.loads(Path(path).read_text())
+    with reading(path):
+        return json.loads(Path(path).read_text())
 
 
 def parquet_metadata(metadata: dict[str, Any]) -> dict[bytes, bytes]:
@@ -94,9 +144,22 @@ def write_parquet(table: pa.Table, path: str | os.PathLike[str], metadata: dict[
         pq.write_table(table, tmp)
 
 
+def read_table(path: str | os.PathLike[str], **kwargs: Any) -> pa.Table:
+    """``pq.read_table``, its decoding errors naming the file (:func:`reading`)."""
+    with reading(path):
+        return pq.read_table(path, **kwargs)
+
+
+def parquet_file(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    """``pq.ParquetFile`` (footer read now), its decoding errors naming the file."""
+    with reading(path):
+        return pq.ParquetFile(path)
+
+
 def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The provenance JSON of a Parquet file written by strata."""
-    raw = (pq.read_schema(path).metadata or {}).get(PARQUET_META_KEY)
+    with reading(path):
+        raw = (pq.read_schema(path).metadata or {}).get(PARQUET_META_KEY)
     if raw is None:
         raise ValueError(f"{path}: not a strata file (no {PARQUET_META_KEY.decode()!r} metadata)")
     return json.loads(raw)
@@ -107,7 +170,7 @@ def read_columns(
 ) -> dict[str, list[Any]]:
     """A Parquet table as plain Python columns (no pandas: probe jobs start faster without it);
     a missing ``required`` column is an error naming the file."""
-    table = pq.read_table(path)
+    table = read_table(path)
     missing = [c for c in required if c not in table.column_names]
     if missing:
         raise ValueError(f"{path}: missing column {missing[0]!r}")

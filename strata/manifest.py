@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from strata.io import MANIFEST, read_parquet_metadata
+from strata.io import MANIFEST, read_parquet_metadata, read_table
 
 REQUIRED_COLUMNS = ("utt_id", "path", "duration", "split")
 SPLITS = ("train", "dev", "test", "verification")
@@ -71,7 +70,7 @@ def read_manifest(
     path: str | os.PathLike[str], required: Sequence[str] = REQUIRED_COLUMNS
 ) -> pd.DataFrame:
     """Load and check a manifest; keeps every column. List cells come back as Python lists."""
-    df = pq.read_table(path).to_pandas()
+    df = read_table(path).to_pandas()
     check_manifest(df, path, required)
     for column in LIST_COLUMNS:
         if column in df:

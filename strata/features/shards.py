@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from strata.io import parquet_metadata, read_parquet_metadata
+from strata.io import parquet_metadata, read_parquet_metadata, read_table
 
 LEVELS = ("utterance", "frame")
 # Rows per Parquet row group at most: a streaming reader decodes one row group at a time
@@ -173,7 +173,7 @@ def read_shard_metadata(path: str | Path) -> dict[str, Any]:
 def read_shard(path: str | Path) -> tuple[list[str], np.ndarray]:
     """Read a shard as (utt_ids, float32 array). Utterance level: (n, dim); frame level:
     (frames, dim) with utt_ids repeated per frame."""
-    table = pq.read_table(path)
+    table = read_table(path)
     dim = table.schema.field("vector").type.list_size
     vectors = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
     return table.column("utt_id").to_pylist(), vectors.astype(np.float32).reshape(-1, dim)

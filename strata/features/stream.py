@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
+
+from strata.io import parquet_file, reading
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,13 @@ class FrameIndex:
 def index_frames(path: str | Path) -> FrameIndex:
     """Run-length encode the ``utt_id`` column, one row group at a time."""
     path = Path(path)
-    shard = pq.ParquetFile(path)
+    shard = parquet_file(path)
     ids: list[str] = []
     starts: list[int] = []
     row = 0
     for group in range(shard.num_row_groups):
-        column = shard.read_row_group(group, columns=["utt_id"]).column(0).to_pylist()
+        with reading(path):
+            column = shard.read_row_group(group, columns=["utt_id"]).column(0).to_pylist()
         for i, utt in enumerate(column):
             if not ids or utt != ids[-1]:
                 ids.append(utt)
@@ -73,7 +75,7 @@ def read_utterances(index: FrameIndex, utterances: np.ndarray) -> np.ndarray:
     out = np.empty((int(index.lengths[utterances].sum()), index.dim), np.float32)
     first, last = index.starts[utterances], index.starts[utterances] + index.lengths[utterances]
     where = np.concatenate([[0], np.cumsum(index.lengths[utterances])])
-    shard = pq.ParquetFile(index.path)
+    shard = parquet_file(index.path)
     wanted = np.unique(
         np.concatenate(
             [
@@ -89,7 +91,8 @@ def read_utterances(index: FrameIndex, utterances: np.ndarray) -> np.ndarray:
     )
     for group in wanted:
         lo, hi = index.group_starts[group], index.group_starts[group + 1]
-        column = shard.read_row_group(int(group), columns=["vector"]).column(0)
+        with reading(index.path):
+            column = shard.read_row_group(int(group), columns=["vector"]).column(0)
         x = column.combine_chunks().values.to_numpy(zero_copy_only=False).reshape(-1, index.dim)
         del column
         # Utterances overlapping this row group: copy their rows inside it.

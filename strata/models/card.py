@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from strata.io import atomic_dir, read_json, write_json
+from strata.io import DamagedFileError, atomic_dir, read_json, write_json
 from strata.models import twins
 from strata.models.base import Encoder
 from strata.models.registry import get_family
@@ -101,12 +101,38 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     return read_json(path)
 
 
+def _check_weights(model_dir: Path, card: dict[str, Any], files: list[Path]) -> None:
+    """The weights are the bytes prepare_model hashed into the card: not truncated, not
+    replaced (a checkpoint outside the run is named as such)."""
+    if weights_digest(files) == card["weights_sha256"]:
+        return
+    where = files[0] if len(files) == 1 else files[0].parent
+    inside = where.resolve().is_relative_to(model_dir.resolve())
+    what = (
+        ""
+        if inside
+        else (
+            "; if you replaced it on purpose, remove "
+            f"{model_dir} and run again (prepare_model hashes the new one)"
+        )
+    )
+    raise DamagedFileError(
+        where,
+        f"its sha256 is not the weights_sha256 {model_dir / CARD} recorded: truncated or changed "
+        f"since prepare_model hashed it{what}",
+    )
+
+
 def load_model(model_dir: Path, cfg: dict[str, Any]) -> tuple[Encoder, dict[str, Any]]:
     """Load the encoder a card describes; its layers must be the ones the DAG was built with."""
     card = read_card(model_dir)
     checkpoint = Path(model_dir) / card["source"]  # an absolute source stays absolute
-    encoder = get_family(card["family"]).load(twins.original(cfg), checkpoint)
-    if card["init"] == "random_twin":
+    family = get_family(card["family"])
+    twin = card["init"] == "random_twin"
+    weights = [Path(model_dir) / twins.WEIGHTS] if twin else family.weight_files(checkpoint)
+    _check_weights(Path(model_dir), card, weights)
+    encoder = family.load(twins.original(cfg), checkpoint)
+    if twin:
         twins.load_twin(encoder, Path(model_dir) / twins.WEIGHTS)
     expected = [layer["name"] for layer in card["layers"]]
     actual = [spec.name for spec in encoder.layers]

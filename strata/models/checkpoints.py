@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from strata.io import DamagedFileError
+
 BRANCHES = {"teacher": ("teacher", "t_model."), "student": ("student", "s_model.")}
 HEADS = ("projection_head.", "projection.", "head.", "classifier.")
 WRAPPERS = ("model", "state_dict", "model_state")
@@ -26,8 +28,10 @@ def read_state(path: Path) -> dict[str, Any]:
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
     except Exception as err:
-        raise ValueError(f"{path}: not a loadable PyTorch state dict: {err}") from None
+        raise DamagedFileError(path, f"not a loadable PyTorch state dict: {err}") from None
 
 
 def _strip(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from strata.io import read_parquet_metadata, write_parquet
+from strata.io import read_parquet_metadata, read_table, write_parquet
 
 UNITS_FILE = "test_units.parquet"
 REQUIRED = ("key", "unit")
@@ -41,16 +41,9 @@ def write_units(path: Path, units: dict[str, np.ndarray], metadata: dict[str, An
 def read_units(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A probe's per-unit test outcomes (column -> 1-D array) and the file's metadata; a missing,
     unreadable or incomplete file is an error naming it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: per-unit test outcomes missing (the probe job writes it)")
-    try:
-        table = pq.read_table(path)
-        metadata = read_parquet_metadata(path)
-    except (OSError, ValueError, pa.ArrowException) as error:
-        raise ValueError(f"{path}: unreadable per-unit test outcomes ({error})") from error
+    table, metadata = read_table(path), read_parquet_metadata(path)
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise ValueError(f"{path}: per-unit test outcomes without column {missing[0]!r}")

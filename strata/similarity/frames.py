@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from strata.features.shards import read_shard_metadata, shard_path
+from strata.io import parquet_file, read_table, reading
 
 _EPS = 1e-9  # frame-boundary products such as 3 × 0.5 are exact; keep k = floor from rounding
 
@@ -126,7 +126,7 @@ class FrameSide:
 
 
 def _frame_counts(path: Path) -> tuple[list[str], np.ndarray]:
-    ids = pq.read_table(path, columns=["utt_id"]).column("utt_id").to_numpy(zero_copy_only=False)
+    ids = read_table(path, columns=["utt_id"]).column("utt_id").to_numpy(zero_copy_only=False)
     if not len(ids):
         return [], np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
@@ -141,7 +141,7 @@ class _Rows:
     group decoded at a time (copied out, so Arrow frees it)."""
 
     def __init__(self, path: Path):
-        self._path, self._file = path, pq.ParquetFile(path)
+        self._path, self._file = path, parquet_file(path)
         self._next_group = 0
         self._held: list[np.ndarray] = []
         self._count = 0
@@ -149,7 +149,8 @@ class _Rows:
     def _read_group(self) -> np.ndarray:
         if self._next_group >= self._file.metadata.num_row_groups:
             raise ValueError(f"{self._path}: fewer rows than its frame counts")
-        column = self._file.read_row_group(self._next_group, columns=["vector"]).column(0)
+        with reading(self._path):
+            column = self._file.read_row_group(self._next_group, columns=["vector"]).column(0)
         self._next_group += 1
         dim = column.type.list_size
         return np.concatenate(

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from strata.io import read_parquet_metadata, write_parquet
+from strata.io import read_parquet_metadata, read_table, write_parquet
 from strata.similarity.controls import CellStats
 from strata.similarity.measures import get_measure
 
@@ -94,7 +93,7 @@ def write_similarity(table: pd.DataFrame, path: Path, metadata: dict[str, Any]) 
 
 def read_similarity_table(path: str | Path) -> pd.DataFrame:
     """The long-form table, metadata in ``df.attrs``."""
-    df = pq.read_table(path).to_pandas()
+    df = read_table(path).to_pandas()
     df.attrs.update(read_parquet_metadata(path))
     return df
 

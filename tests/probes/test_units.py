@@ -134,7 +134,7 @@ def test_a_missing_or_truncated_units_file_is_an_error_naming_it(tmp_path):
 
     write_units(path, {"key": np.array(["a"], object), "unit": np.array(["a"], object)}, {})
     path.write_bytes(path.read_bytes()[:-20])
-    with pytest.raises(ValueError, match=f"{path}: unreadable"):
+    with pytest.raises(ValueError, match=f"{path}: damaged"):
         read_units(path)
     write_units(path, {"key": np.array(["a"], object)}, {})
     with pytest.raises(ValueError, match="without column 'unit'"):
