@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from strata.datasets.listing import audio_files
+from strata.io import portable
 from strata.models.seeds import member_roles, seed_member
 from strata.models.twins import twin_of
 from strata.plan.jobs import Planner, scheduler_caps
@@ -36,7 +37,9 @@ PLANNER.caps = scheduler_caps(workflow.global_resources)
 PLANNER.check_overrides(
     {
         name: scheduler_caps(values)
-        for name, values in (workflow.resource_settings.overwrite_resources or {}).items()
+        for name, values in (
+            workflow.resource_settings.overwrite_resources or {}
+        ).items()
     }
 )
 # Trained models load from the repository's checkpoints/ (checked here) or train in this run.
@@ -83,7 +86,7 @@ def user_files_of(wildcards):
     if dataset["kind"] != "manifest":
         return []
     trials = [dataset["trials"]] if "trials" in dataset else []
-    return [dataset["path"], *trials, *audio_files(dataset)]
+    return [dataset["path"], *trials, *map(portable, audio_files(dataset))]
 
 
 def features_slice(wildcards):
@@ -156,7 +159,7 @@ def target_slice(wildcards):
 def training_output(model):
     """Where a trained model's checkpoint, losses and summary are: shipped or trained here."""
     if SHIPPED:
-        return str(SHIPPED_ROOT / model)
+        return portable(SHIPPED_ROOT / model)
     return f"results/trained/{model}"
 
 

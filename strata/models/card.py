@@ -33,10 +33,14 @@ def prepare_model(
             checkpoint = _link_tree(Path(trained) / "checkpoint", tmp / "checkpoint")
         else:
             checkpoint = Path(family.materialise(twins.original(cfg), tmp))
-        # Checkpoints written inside the model dir are recorded relative to it, so the
-        # directory can move (and the temp dir be renamed) without breaking the card.
-        inside = checkpoint.resolve().is_relative_to(tmp.resolve())
-        source = os.path.relpath(checkpoint, tmp) if inside else str(checkpoint.resolve())
+        # Checkpoints inside the model dir, or elsewhere in the working directory, are recorded
+        # relative to it, so the run can move (and the temp dir be renamed) without breaking
+        # the card; checkpoints outside it (an HF cache, /data) stay where they are.
+        resolved = checkpoint.resolve()
+        inside = resolved.is_relative_to(Path.cwd().resolve()) or resolved.is_relative_to(
+            tmp.resolve()
+        )
+        source = os.path.relpath(resolved, tmp.resolve()) if inside else str(resolved)
         weight_files = family.weight_files(checkpoint)
         if "twin_seed" in cfg:
             encoder = family.load(twins.original(cfg), checkpoint)
