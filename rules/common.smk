@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from strata.datasets.listing import audio_files
-from strata.io import portable
+from strata.workflow import portable
 from strata.models.seeds import member_roles, seed_member
 from strata.models.twins import twin_of
 from strata.plan.jobs import Planner, scheduler_caps

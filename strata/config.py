@@ -22,8 +22,10 @@ from strata.schema import (  # noqa: F401
     ConfigError,
     check_against,
     check_schema,
+    fill_defaults,
     join_key,
     load_schema,
+    replaced_keys,
 )
 
 # --- cross-field rules: each takes the whole (schema-valid) config and raises ConfigError ---
@@ -259,8 +261,19 @@ CROSS_FIELD_RULES: tuple[Callable[[Mapping[str, Any]], None], ...] = (
 )
 
 
-def validate_config(config: Mapping[str, Any]) -> None:
-    """The schema, then every cross-field rule; the first problem raises, naming its key."""
+def validate_config(config: dict[str, Any]) -> None:
+    """Keys an earlier release used (all at once, each with what replaced it), the schema's
+    defaults filled in place, the schema, then every cross-field rule; the first problem
+    raises, naming its key."""
+    replaced = replaced_keys(config)
+    if replaced:
+        raise ConfigError(
+            replaced[0].key,
+            "\n".join(
+                [replaced[0].message] + [f"config key {e.key!r}: {e.message}" for e in replaced[1:]]
+            ),
+        )
+    fill_defaults(config)
     check_schema(config)
     for rule in CROSS_FIELD_RULES:
         rule(config)

@@ -76,15 +76,6 @@ def reading(path: str | os.PathLike[str]) -> Iterator[None]:
         raise DamagedFileError(path, f"{type(err).__name__}: {err}") from err
 
 
-def portable(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the working directory when it lies inside it, else absolute: what
-    Snakemake records of an input, so a run moved with its folder (or a clone of the project
-    run in another place) finds its inputs unchanged."""
-    absolute = Path(os.path.abspath(path))
-    here = Path.cwd()
-    return os.path.relpath(absolute, here) if absolute.is_relative_to(here) else str(absolute)
-
-
 def clear_stale(final: Path) -> None:
     """Remove the temp files and folders a killed writer of ``final`` left beside it (a job
     that re-runs is the only writer of its outputs, so none of them is in use)."""

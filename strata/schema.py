@@ -8,6 +8,7 @@ names the dotted key a problem is about. Light on purpose (Snakefile parse time)
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,57 @@ def _numeric(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Keys an earlier release's config may hold, and what replaced them ("*" is any name): checked
+# before the schema, so an old config is told what to change, every key at once.
+REPLACED = {
+    ("probe", "lr"): "renamed probe.lrs, a list of the learning rates tried (dev picks one), "
+    "e.g. lrs: [0.005]",
+    ("tasks", "*", "probe", "lr"): "renamed lrs (a task's probe block), a list of the learning "
+    "rates tried, e.g. lrs: [0.005]",
+    ("similarity", "controls", "bootstrap"): "replaced by similarity.controls.groups: intervals "
+    "are a delete-a-group jackknife over groups of whole utterances (a frame bootstrap treated "
+    "an utterance's frames as independent); groups: 20 is the default, 0 gives none",
+}
+
+
+def replaced_keys(config: Any) -> list[ConfigError]:
+    """One error per key of :data:`REPLACED` present in ``config``, saying what replaced it."""
+    found = []
+    for pattern, message in REPLACED.items():
+        for key in _matching(config, pattern):
+            found.append(ConfigError(key, message))
+    return found
+
+
+def _matching(node: Any, pattern: tuple[str, ...], prefix: str = "") -> list[str]:
+    if not pattern:
+        return [prefix]
+    if not isinstance(node, dict):
+        return []
+    head, rest = pattern[0], pattern[1:]
+    names = list(node) if head == "*" else [head] if head in node else []
+    return [k for name in names for k in _matching(node[name], rest, join_key(prefix, name))]
+
+
+def fill_defaults(config: dict[str, Any]) -> None:
+    """Set every key the schema gives a ``default`` that ``config`` leaves out, in place (a
+    default block, ``{}``, is then filled in turn), so every consumer reads one complete
+    config and a key written out equals the same key left out."""
+    base = jsonschema.Draft7Validator
+    properties = base.VALIDATORS["properties"]
+
+    def with_defaults(validator, schema_properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in schema_properties.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from properties(validator, schema_properties, instance, schema)
+
+    filling = jsonschema.validators.extend(base, {"properties": with_defaults})
+    for _ in filling(load_schema()).iter_errors(config):
+        pass  # errors are check_schema's to report
 
 
 def check_schema(value: Any, definition: str | None = None, key: str = "") -> None:

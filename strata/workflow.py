@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -122,3 +123,12 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device is {name}, but torch sees no GPU")
     return torch.device(name)
+
+
+def portable(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it lies inside it, else absolute: what
+    Snakemake records of an input, so a run moved with its folder (or a clone of the project
+    run in another place) finds its inputs unchanged."""
+    absolute = Path(os.path.abspath(path))
+    here = Path.cwd()
+    return os.path.relpath(absolute, here) if absolute.is_relative_to(here) else str(absolute)

@@ -87,7 +87,7 @@ TRAIN = {"objective": "masked_prediction", "dataset": "embedded", "epochs": 1, "
     ("path", "value", "message"),
     [
         (["probe", "lrr"], 0.1, "'probe.lrr': is not allowed"),
-        (["probe", "max_epochs"], DELETE, "'probe.max_epochs': is required"),
+        (["probe", "patience"], 0, "'probe.patience': 0 is less than the minimum"),
         (["tasks", "phones", "probe", "max_epoch"], 3, "'tasks.phones.probe.max_epoch': is not"),
         (["tasks", "phones", "probe", "lrs"], [], "'tasks.phones.probe.lrs'"),
         (["colour"], "blue", "'colour': is not allowed"),
@@ -465,3 +465,69 @@ def test_frames_are_written_only_for_datasets_read_frame_by_frame(config):
     assert frame_datasets(config) == {"other"}
     config["features"]["level"] = "utterance"
     assert frame_datasets(config) == set()
+
+
+# --- compatibility: defaults filled, earlier releases' keys named with their replacements ---
+
+PREVIOUS = ROOT / "tests" / "configs" / "previous_release.yaml"
+
+
+def test_the_previous_release_is_told_what_to_change_then_runs(tmp_path):
+    old = yaml.safe_load(PREVIOUS.read_text())
+    with pytest.raises(ConfigError) as caught:
+        validate_config(copy.deepcopy(old))
+    assert caught.value.key == "similarity.controls.bootstrap"
+    assert "replaced by similarity.controls.groups" in str(caught.value)
+    del old["similarity"]["controls"]["bootstrap"]  # the one change it names
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(old))
+    snakemake = Path(sys.executable).parent / "snakemake"
+    dry = subprocess.run(
+        [str(snakemake), "-n", "-s", str(ROOT / "Snakefile"), "--configfile", str(changed)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    assert "extract_features" in dry.stdout and "report" in dry.stdout
+
+
+def test_every_replaced_key_is_named_at_once():
+    config = default_config()
+    config["probe"]["lr"] = 0.01
+    config["tasks"]["phones"].setdefault("probe", {})["lr"] = 0.02
+    config["similarity"]["controls"]["bootstrap"] = 100
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    message = str(caught.value)
+    assert caught.value.key == "probe.lr" and "renamed probe.lrs" in message
+    assert "'tasks.phones.probe.lr': renamed lrs" in message
+    assert "'similarity.controls.bootstrap': replaced by similarity.controls.groups" in message
+
+
+def test_a_key_left_out_gets_the_schema_default_it_was_written_with():
+    """Leaving out every key whose config.yaml value is the schema's default gives the same
+    config, hence the same params and no rerun."""
+    from strata.docs.committed import schema_defaults
+    from strata.schema import load_schema
+
+    full = default_config()
+    validate_config(full)
+    stripped = default_config()
+    removed = []
+    for key, default in schema_defaults(load_schema()):
+        *parents, name = key.split(".")
+        node = stripped
+        for part in parents:
+            node = node.get(part, {})
+        if name in node and node[name] == default:
+            del node[name]
+            removed.append(key)
+    assert "similarity.frames.per_utterance" in removed and "probe.seed" in removed
+    validate_config(stripped)
+    assert stripped == full
+    minimal = default_config()
+    for block in ("probe", "report"):
+        del minimal[block]
+    validate_config(minimal)
+    assert minimal["probe"]["lrs"] == [0.001, 0.005, 0.02] and minimal["report"]["title"]

@@ -87,3 +87,26 @@ def default_study(sources: Sources) -> str:
         f"{' and '.join(config['similarity']['levels'])} level with permutation p-values and "
         "jackknife intervals, and judges the paper's claims on paired differences."
     )
+
+
+@block("config-defaults")
+def config_defaults(sources: Sources) -> str:
+    """Every key the schema gives a default: what a config that leaves it out gets."""
+    from strata.schema import load_schema
+
+    rows = [
+        {"key": f"`{key}`", "default": f"`{value}`" if value != {} else "(its keys' defaults)"}
+        for key, value in schema_defaults(load_schema())
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def schema_defaults(schema: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """(dotted key, default) for every property with a default, top-level blocks first."""
+    out = []
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}.{name}" if prefix else name
+        if "default" in sub:
+            out.append((key, sub["default"]))
+        out += schema_defaults(sub, key)
+    return out
