@@ -66,6 +66,7 @@ run: setup voices
 # Retrain the shipped checkpoints from scratch with the train_model rule (training.checkpoints:
 # train), then write them into checkpoints/ with their sha256 sums (commit them to ship).
 train: setup voices
+	$(PY) -m strata.training.shipped results/trained checkpoints --check-tree
 	$(VENV)/bin/snakemake --profile profiles/workstation --cores $(CORES) \
 	  --config 'training={"checkpoints": "train"}' --until train_model
 	$(PY) -m strata.training.shipped results/trained checkpoints

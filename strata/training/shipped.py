@@ -22,7 +22,7 @@ from typing import Any
 
 from strata.io import atomic_dir, read_json, write_json
 from strata.models.seeds import expand_models
-from strata.provenance import sha256_file
+from strata.provenance import code_version, sha256_file
 from strata.schema import ConfigError
 from strata.training import SUMMARY
 
@@ -105,8 +105,21 @@ def check_shipped(
         )
 
 
+def require_committed(version: str, what: str) -> None:
+    """A shipped checkpoint's code must be recoverable from the repository: trained from a
+    committed tree (``code_version`` naming a commit, not ``-dirty`` or ``unknown``)."""
+    if version.endswith("-dirty") or version.endswith("+unknown"):
+        raise ValueError(
+            f"{what}: code_version {version} is not a commit of the repository (a dirty or "
+            "unknown tree); commit your changes, then retrain (make train) and ship"
+        )
+
+
 def ship(trained: Path, dest: Path, dataset: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``."""
+    """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``;
+    refuse one trained from code that is not a commit."""
+    summary = read_json(Path(trained) / SUMMARY)
+    require_committed(summary["provenance"]["code_version"], f"{trained}/{SUMMARY}")
     info = {
         "model": Path(trained).name,
         "dataset_config": dict(dataset),
@@ -131,7 +144,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dest", type=Path, help="where shipped checkpoints live (checkpoints)")
     parser.add_argument("models", nargs="*", help="models to ship (default: every trained one)")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    parser.add_argument(
+        "--check-tree", action="store_true", help="only check the checkout is committed"
+    )
     args = parser.parse_args(argv)
+    if args.check_tree:  # before hours of training whose checkpoints could not be shipped
+        require_committed(code_version(), "this checkout")
+        return
     config = yaml.safe_load(args.config.read_text())
     models = expand_models(config["models"])  # a seeded model ships member by member
     trained = [m for m, spec in models.items() if "train" in spec]

@@ -16,12 +16,13 @@ import yaml
 
 from strata.config import ConfigError
 from strata.datasets.registry import prepare_dataset
+from strata.io import read_json, write_json
 from strata.models.card import load_model, prepare_model
 from strata.models.seeds import expand_models
 from strata.report.build import _origin
-from strata.training import LOSSES
+from strata.training import LOSSES, SUMMARY
 from strata.training.run import first_steps
-from strata.training.shipped import SUMS, check_shipped, verify
+from strata.training.shipped import SUMS, check_shipped, require_committed, ship, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -61,6 +62,29 @@ def test_a_shipped_checkpoint_is_intact_matches_the_config_and_loads(model, tmp_
         out = encoder(wave, torch.tensor([16000]))
     assert [name for name in out] == [spec.name for spec in encoder.layers]
     assert all(torch.isfinite(layer.hidden).all() for layer in out.values())
+
+
+@pytest.mark.parametrize("model", TRAINED)
+def test_a_shipped_checkpoint_was_trained_from_a_commit_of_this_repository(model):
+    """Its code is recoverable: code_version names a commit in the history, not a dirty tree."""
+    import subprocess
+
+    version = read_json(SHIPPED / model / SUMMARY)["provenance"]["code_version"]
+    require_committed(version, model)
+    commit = version.split("+")[1]
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"])
+    assert found.returncode == 0, f"{model}: {commit} is not a commit of this repository"
+
+
+def test_a_training_output_from_a_dirty_tree_is_not_shipped(tmp_path):
+    trained = tmp_path / "results" / "trained" / TRAINED[0]
+    shutil.copytree(SHIPPED / TRAINED[0], trained)
+    summary = read_json(trained / SUMMARY)
+    summary["provenance"]["code_version"] = "0.1.0+56c8fc2187d9-dirty"
+    write_json(trained / SUMMARY, summary)
+    with pytest.raises(ValueError, match=r"0.1.0\+56c8fc2187d9-dirty is not a commit .* commit"):
+        ship(trained, tmp_path / "checkpoints" / TRAINED[0], dataset_of(TRAINED[0]))
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_a_damaged_checkpoint_or_another_config_is_refused(tmp_path):
