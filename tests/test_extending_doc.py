@@ -157,3 +157,13 @@ def test_utterance_level_layers_stay_out_of_frame_level_jobs():
     assert [s.name for s in study.layers_at("toy", "frame")] == ["frames", "mixed"]
     assert [s.name for s in study.probe_layers("toy", "pitch")][-1] == "spread"
     assert [s.name for s in study.probe_layers("toy", "phones_toy")] == ["frames", "mixed"]
+
+
+def test_branch_is_refused_for_a_family_by_import_path():
+    """It would be silently ignored: only the built-in speaker families read it."""
+    config = merged_config()
+    toy = config["models"]["toy"]
+    del toy["seed"]
+    toy.update(init="pretrained", path="toy.safetensors", branch="student")
+    with pytest.raises(ConfigError, match="'models.toy.branch': .*reads its own options"):
+        validate_config(config)
