@@ -9,6 +9,7 @@ number of valid frames per utterance.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,40 @@ class ModelFamily(ABC):
 class ContractError(ValueError):
     """An encoder returned something other than what its family declares
     (:mod:`strata.models.contract`)."""
+
+
+LAYER_NAME = re.compile(r"[A-Za-z0-9_]+")
+RESERVED = ("weighted",)  # the weighted-sum probe's folder beside the layers'
+
+
+def check_specs(family: str, specs: list[LayerSpec]) -> None:
+    """Layer names usable as file names and wildcards, unique, and sensible rates and widths:
+    checked when the DAG is built, before any file is named after them."""
+    names = [s.name for s in specs]
+    problems = [
+        f"layer name {s.name!r} is not letters, digits and _ (it names files and jobs)"
+        for s in specs
+        if not LAYER_NAME.fullmatch(str(s.name))
+    ]
+    problems += [f"layer name {n!r} is reserved" for n in names if n in RESERVED]
+    problems += [
+        f"layer name {n!r} appears twice" for n in sorted(set(names)) if names.count(n) > 1
+    ]
+    problems += [
+        f"layer {s.name!r}: frame_rate {s.frame_rate!r} is not a positive number or None"
+        for s in specs
+        if s.frame_rate is not None
+        and not (isinstance(s.frame_rate, int | float) and s.frame_rate > 0)
+    ]
+    problems += [
+        f"layer {s.name!r}: dim {s.dim!r} is not a positive integer or None"
+        for s in specs
+        if s.dim is not None and not (isinstance(s.dim, int) and s.dim > 0)
+    ]
+    if not specs:
+        problems.append("no layers")
+    if problems:
+        raise ContractError(f"family {family}'s layer_specs: " + "; ".join(problems))
 
 
 def check_lengths(lengths: torch.Tensor, n_samples: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strata.models.base import LayerSpec, ModelFamily
+from strata.models.base import LayerSpec, ModelFamily, check_specs
 from strata.plugins import is_import_path, load_object
 
 # Lazy "module:Class" references keep torch out of Snakefile parse time.
@@ -37,4 +37,6 @@ def layer_specs(model_cfg: dict[str, Any]) -> list[LayerSpec]:
     """Ordered layers of a configured model (cheap; used to build the DAG)."""
     from strata.models.twins import original
 
-    return get_family(model_cfg["family"]).layer_specs(original(model_cfg))
+    specs = get_family(model_cfg["family"]).layer_specs(original(model_cfg))
+    check_specs(model_cfg["family"], specs)
+    return specs

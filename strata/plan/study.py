@@ -11,10 +11,17 @@ from typing import Any
 
 from strata.config import frame_datasets
 from strata.models import layer_specs
-from strata.models.base import LayerSpec
+from strata.models.base import ContractError, LayerSpec
 from strata.models.seeds import expand_models, families, pair_members
 from strata.models.twins import twin_of
 from strata.probes.kinds import TASK_KINDS
+
+
+def _specs(name: str, model: dict[str, Any]) -> list[LayerSpec]:
+    try:
+        return layer_specs(model)
+    except ContractError as err:
+        raise ContractError(f"model {name!r}: {err}") from None
 
 
 class Study:
@@ -27,7 +34,7 @@ class Study:
 
     @cached_property
     def specs(self) -> dict[str, list[LayerSpec]]:
-        return {name: layer_specs(m) for name, m in self.models.items()}
+        return {name: _specs(name, m) for name, m in self.models.items()}
 
     def layers_at(self, model: str, level: str) -> list[LayerSpec]:
         """Every layer (utterance level, pooled), or only frame-level layers (frame level)."""

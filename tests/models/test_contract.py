@@ -139,3 +139,33 @@ def test_the_check_batch_spreads_lengths_within_the_padded_budget():
     assert check_batch(lengths, 4 * 50) == [6, 3, 4, 0]  # 5, 20, 30, 50; 100 does not fit
     assert check_batch(lengths, 10) == [6]  # none fits four times: the shortest alone
     assert check_batch(np.array([7]), 100) == [0]
+
+
+@pytest.mark.parametrize(
+    "specs, expected",
+    [
+        ([LayerSpec("conv-1", 100.0)], "layer name 'conv-1' is not letters, digits and _"),
+        ([LayerSpec("weighted", 100.0)], "layer name 'weighted' is reserved"),
+        ([LayerSpec("a", 100.0), LayerSpec("a", None)], "layer name 'a' appears twice"),
+        ([LayerSpec("a", 0.0)], "layer 'a': frame_rate 0.0 is not a positive number"),
+        ([LayerSpec("a", 50.0, 0)], "layer 'a': dim 0 is not a positive integer"),
+        ([], "no layers"),
+    ],
+)
+def test_layer_specs_that_cannot_name_files_stop_the_parse_naming_the_model(
+    specs, expected, monkeypatch
+):
+    from strata.models.registry import ModelFamily
+    from strata.plan.study import Study
+    from tests.defaults import default_config
+
+    class Bad(ModelFamily):
+        name = "bad"
+        layer_specs = staticmethod(lambda cfg: specs)
+        materialise = weight_files = load = None
+
+    monkeypatch.setattr("strata.models.registry.get_family", lambda name: Bad())
+    config = default_config(seeds=False)
+    config["models"] = {"mine": {"family": "bad", "init": "random", "seed": 0}}
+    with pytest.raises(ContractError, match=f"model 'mine': family bad's layer_specs: {expected}"):
+        Study(config).specs  # noqa: B018 - reading it builds the layers
