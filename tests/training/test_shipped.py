@@ -64,7 +64,20 @@ def test_a_shipped_checkpoint_is_intact_matches_the_config_and_loads(model, tmp_
     assert all(torch.isfinite(layer.hidden).all() for layer in out.values())
 
 
-@pytest.mark.parametrize("model", TRAINED)
+# Trained from a dirty tree before ship() refused one; retrained with the next seeds (issue 29,
+# item 7). Strict: once it is re-shipped this fails until the mark is removed.
+DIRTY = {"ecapa_dino_s0"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="a dirty tree: retrain"))
+        if m in DIRTY
+        else m
+        for m in TRAINED
+    ],
+)
 def test_a_shipped_checkpoint_was_trained_from_a_commit_of_this_repository(model):
     """Its code is recoverable: code_version names a commit in the history, not a dirty tree."""
     import subprocess
