@@ -115,3 +115,18 @@ def iemocap(root: Path) -> Path:
         evaluation.mkdir(parents=True)
         (evaluation / f"{dialog}.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+def noise_manifest(root: Path, seconds: list[float], rate: int = 16_000):
+    """Uniform-noise FLAC utterances ``u0, u1, ...`` under ``root/audio`` and their manifest
+    rows (utt_id, path relative to ``root``, duration): a corpus for extraction tests."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    (root / "audio").mkdir(exist_ok=True)
+    for i, length in enumerate(seconds):
+        wave = rng.uniform(-0.5, 0.5, int(length * rate)).astype(np.float32)
+        sf.write(root / "audio" / f"u{i}.flac", wave, rate, subtype="PCM_16")
+        rows.append({"utt_id": f"u{i}", "path": f"audio/u{i}.flac", "duration": length})
+    return pd.DataFrame(rows)

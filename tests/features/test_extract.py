@@ -1,10 +1,10 @@
 """extract_features with a tiny analytic encoder: batching and padding must not matter."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from fake_corpora import noise_manifest
 
 from strata.features import read_shard, read_shard_metadata, read_utterance_vectors
 from strata.features.extract import extract_features
@@ -34,14 +34,7 @@ class FrameEnergy(Encoder):
 
 @pytest.fixture
 def corpus(tmp_path):
-    rng = np.random.default_rng(0)
-    rows = []
-    (tmp_path / "audio").mkdir()
-    for i, seconds in enumerate([0.5, 1.23, 0.31, 0.8, 1.0]):
-        wave = rng.uniform(-0.5, 0.5, int(seconds * 16000)).astype(np.float32)
-        sf.write(tmp_path / "audio" / f"u{i}.flac", wave, 16000, subtype="PCM_16")
-        rows.append({"utt_id": f"u{i}", "path": f"audio/u{i}.flac", "duration": seconds})
-    return tmp_path, pd.DataFrame(rows)
+    return tmp_path, noise_manifest(tmp_path, [0.5, 1.23, 0.31, 0.8, 1.0])
 
 
 def reference(path):
