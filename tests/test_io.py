@@ -3,9 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from defaults import ROOT
 
 from strata.io import DamagedFileError, atomic_dir, atomic_path, read_json, write_json
-from tests.defaults import ROOT
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -147,9 +147,10 @@ def test_the_check_batch_spreads_lengths_within_the_padded_budget():
 def test_layer_specs_that_cannot_name_files_stop_the_parse_naming_the_model(
     specs, expected, monkeypatch
 ):
+    from defaults import default_config
+
     from strata.models.registry import ModelFamily
     from strata.plan.study import Study
-    from tests.defaults import default_config
 
     class Bad(ModelFamily):
         name = "bad"

@@ -133,9 +133,10 @@ class Widthless(ProjectionFamily):
 def test_undeclared_widths_are_unknown_until_extraction_then_read_from_its_shards(
     tmp_path, monkeypatch
 ):
+    from defaults import default_config
+
     from strata.features.shards import ShardWriter, shard_path
     from strata.plan.__main__ import summary
-    from tests.defaults import default_config
 
     (tmp_path / "widthless.py").write_text(WIDTHLESS)
     monkeypatch.syspath_prepend(str(tmp_path))
