@@ -108,7 +108,8 @@ def check_shipped(
 def require_committed(version: str, what: str) -> None:
     """A shipped checkpoint's code must be recoverable from the repository: trained from a
     committed tree (``code_version`` naming a commit, not ``-dirty`` or ``unknown``)."""
-    if version.endswith("-dirty") or version.endswith("+unknown"):
+    commit = version.partition("+")[2]
+    if not commit or commit == "unknown" or commit.endswith("-dirty"):
         raise ValueError(
             f"{what}: code_version {version} is not a commit of the repository (a dirty or "
             "unknown tree); commit your changes, then retrain (make train) and ship"
@@ -119,7 +120,8 @@ def ship(trained: Path, dest: Path, dataset: Mapping[str, Any]) -> dict[str, Any
     """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``;
     refuse one trained from code that is not a commit."""
     summary = read_json(Path(trained) / SUMMARY)
-    require_committed(summary["provenance"]["code_version"], f"{trained}/{SUMMARY}")
+    version = summary.get("provenance", {}).get("code_version", "none recorded")
+    require_committed(version, f"{trained}/{SUMMARY}")
     info = {
         "model": Path(trained).name,
         "dataset_config": dict(dataset),

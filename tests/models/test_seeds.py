@@ -275,7 +275,8 @@ def test_shipping_a_seeded_model_ships_each_member(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     for member in ("ecapa_aam_s0", "ecapa_aam_s1"):
         (tmp_path / "trained" / member).mkdir(parents=True)
-        (tmp_path / "trained" / member / SUMMARY).write_text("{}")
+        summary = {"provenance": {"code_version": "0.1.0+18ce3fb8d402"}}  # a commit
+        (tmp_path / "trained" / member / SUMMARY).write_text(json.dumps(summary))
     # No model named: every trained one, each member of the seeded model.
     main(
         [
