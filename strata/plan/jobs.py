@@ -134,9 +134,8 @@ class Planner:
         size, specs_a, specs_b = self.size(similarity["dataset"]), self.layers(a), self.layers(b)
         if size is None or specs_a is None or specs_b is None:
             return None
-        framed = level == "frame"
-        dims_a = [s.dim for s in specs_a if not framed or s.frame_rate is not None]
-        dims_b = [s.dim for s in specs_b if not framed or s.frame_rate is not None]
+        dims_a = _dims(specs_a, self.study.layers_at(a, level))
+        dims_b = _dims(specs_b, self.study.layers_at(b, level))
         rows = size.total_utterances if level == "utterance" else similarity["frames"]["n"]
         permutations = similarity["controls"]["permutations"]
         return Estimate(
@@ -223,6 +222,12 @@ def scheduler_caps(resources: Any) -> dict[str, int]:
 def requested(estimate: Estimate) -> dict[str, int]:
     """What a job asks the scheduler for: its memory, and twice its time in minutes."""
     return {"mem_mb": estimate.mem_mb, "runtime": r.minutes(estimate.seconds)}
+
+
+def _dims(widths: list[LayerSpec], chosen: list[LayerSpec]) -> list[int]:
+    """The widths (from :meth:`Planner.layers`) of the layers Study chose."""
+    names = {s.name for s in chosen}
+    return [s.dim for s in widths if s.name in names]
 
 
 def _written_widths(folder: Path, names: list[str]) -> dict[str, int] | None:
