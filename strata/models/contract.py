@@ -119,10 +119,12 @@ def nonfinite(outputs: dict[str, Any], utterances: list[str]) -> tuple[str, list
     """(layer, utterances) of the first layer with NaN or infinite valid values, else None."""
     import torch
 
+    from strata.models.ragged import time_mask
+
     for name, out in outputs.items():
         hidden = out.hidden
-        valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < out.lengths[:, None]
-        ok = (torch.isfinite(hidden) | ~valid[..., None]).flatten(1).all(1)
+        valid = time_mask(out.lengths, hidden.shape[1]).transpose(1, 2)  # (B, T, 1)
+        ok = (torch.isfinite(hidden) | ~valid).flatten(1).all(1)
         if not bool(ok.all()):
             return name, [u for u, good in zip(utterances, ok.tolist(), strict=True) if not good]
     return None
