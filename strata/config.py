@@ -91,6 +91,11 @@ def _check_training_source(
     if train["dataset"] not in config["datasets"]:
         known = sorted(config["datasets"])
         raise ConfigError(f"models.{name}.train.dataset", f"not in datasets: {known}")
+    late = [e for e in train.get("snapshots", []) if e > train["epochs"]]
+    if late:
+        raise ConfigError(
+            f"models.{name}.train.snapshots", f"{late} after the last epoch ({train['epochs']})"
+        )
     targets = train.get("targets", {})
     source = targets.get("source", "mfcc")
     key = f"models.{name}.train.targets"

@@ -531,3 +531,9 @@ def test_a_key_left_out_gets_the_schema_default_it_was_written_with():
         del minimal[block]
     validate_config(minimal)
     assert minimal["probe"]["lrs"] == [0.001, 0.005, 0.02] and minimal["report"]["title"]
+
+
+def test_a_snapshot_after_the_last_epoch_is_named(config):
+    config["models"]["ecapa_aam"]["train"]["snapshots"] = [0, 4, 13]
+    with pytest.raises(ConfigError, match=r"models\.ecapa_aam\.train\.snapshots.*\[13\].*\(12\)"):
+        validate_config(config)

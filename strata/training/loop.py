@@ -1,5 +1,6 @@
 """The training loop every objective shares: seeded epochs, AdamW with warm-up and cosine decay,
-a resumable state after every epoch, a progress bar, and the loss table.
+a resumable state after every epoch, the weights of the epochs asked for (``snapshots``), a
+progress bar, and the loss table.
 
 Every random draw of an epoch (order, crops, masks, augmentation, dropout) is seeded by
 (seed, epoch), so a run killed mid-epoch and resumed from its last finished epoch ends with
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATE = "state.pt"
+SNAPSHOTS = "snapshots"  # in the state dir while training, then beside the checkpoint
+
+
+def snapshot_dir(root: Path, epoch: int) -> Path:
+    """Where the weights after ``epoch`` epochs are kept (0: the random init)."""
+    return Path(root) / SNAPSHOTS / f"e{epoch}"
 
 
 class Objective(Protocol):
@@ -33,6 +40,7 @@ class Objective(Protocol):
     def batches(self, epoch: int) -> Iterator[Any]: ...
     def loss(self, batch: Any) -> torch.Tensor: ...
     def after_step(self, step: int, total: int) -> None: ...
+    def save(self, out_dir: Path) -> Path: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> Any: ...
     def parameters(self) -> Iterator[torch.nn.Parameter]: ...
@@ -100,7 +108,9 @@ def fit(
 ) -> list[dict[str, Any]]:
     """Train for ``cfg["epochs"]``, resuming from ``state_dir`` when a killed run left a state
     there; return one row per step (epoch, step, loss, lr, seconds). ``stop_after`` steps ends
-    the run early, schedule unchanged and no state saved (to check a run's first steps)."""
+    the run early, schedule unchanged and no state saved (to check a run's first steps). The
+    weights after each epoch in ``cfg["snapshots"]`` go to :func:`snapshot_dir` of
+    ``state_dir``, in the family's checkpoint layout; saving them draws nothing at random."""
     import torch
     from tqdm import tqdm
 
@@ -108,6 +118,9 @@ def fit(
     opt, sched = _optimiser(objective, cfg, total)
     start, losses = _resume(state_dir, digest, objective, opt, sched)
     params = [p for p in objective.parameters() if p.requires_grad]
+    keep = set(cfg.get("snapshots", [])) if stop_after is None else set()
+    if start == 0 and 0 in keep:
+        objective.save(snapshot_dir(state_dir, 0))
     for epoch in range(start, cfg["epochs"]):
         torch.manual_seed(cfg["seed"] * 100_003 + epoch)  # dropout, layer drop
         objective.train()
@@ -139,6 +152,8 @@ def fit(
             sum(r["loss"] for r in losses[-objective.steps_per_epoch :]) / objective.steps_per_epoch
         )
         log.info("epoch %d/%d: mean loss %.4f", epoch + 1, cfg["epochs"], mean)
+        if epoch + 1 in keep:
+            objective.save(snapshot_dir(state_dir, epoch + 1))
         _save_state(state_dir, digest, epoch + 1, losses, objective, opt, sched)
     objective.eval()
     return losses

@@ -16,7 +16,7 @@ from strata.io import atomic_dir, write_json, write_parquet
 from strata.provenance import config_digest, provenance
 from strata.training import LOSSES, OBJECTIVES, SUMMARY
 from strata.training.data import training_set
-from strata.training.loop import fit
+from strata.training.loop import SNAPSHOTS, fit, snapshot_dir
 
 log = logging.getLogger(__name__)
 # Keys of the train block every objective shares (the rest are the objective's own).
@@ -51,7 +51,8 @@ def train_model(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train ``model_cfg`` (its ``train`` block) on ``data_dir``'s training split into
-    ``out_dir``: ``checkpoint/`` in the family's layout, ``losses.parquet``, ``training.json``.
+    ``out_dir``: ``checkpoint/`` in the family's layout, ``losses.parquet``, ``training.json``,
+    and ``snapshots/e<k>/checkpoint/`` for each epoch the train block's ``snapshots`` keeps.
     ``targets`` is a trained model (card dir, config) whose layer a second masked-prediction
     iteration clusters."""
     run = _setup(model_cfg, data_dir, targets)
@@ -62,6 +63,9 @@ def train_model(
         "provenance": run.record,
     }
     with atomic_dir(out_dir) as tmp:
+        for epoch in run.settings.get("snapshots", []):
+            snapshot_dir(tmp, epoch).parent.mkdir(exist_ok=True)
+            snapshot_dir(state_dir_of(out_dir), epoch).rename(snapshot_dir(tmp, epoch))
         run.objective.to("cpu").save(tmp)
         write_parquet(_table(losses), tmp / LOSSES, summary["provenance"])
         write_json(tmp / SUMMARY, summary)
@@ -125,8 +129,16 @@ def _summary(name: str, settings: dict[str, Any], data, losses: list[dict], devi
         "steps": len(losses),
         "first_epoch_loss": _epoch_mean(losses, 1),
         "last_epoch_loss": _epoch_mean(losses, settings["epochs"]),
+        SNAPSHOTS: [_snapshot(losses, epoch) for epoch in sorted(settings.get(SNAPSHOTS, []))],
         "device": str(device),
     }
+
+
+def _snapshot(losses: list[dict[str, Any]], epoch: int) -> dict[str, Any]:
+    """A kept snapshot's epoch, step (steps taken) and mean loss over its epoch."""
+    steps = [r["step"] for r in losses if r["epoch"] <= epoch]
+    loss = _epoch_mean(losses, epoch) if epoch else None
+    return {"epoch": epoch, "step": max(steps, default=0), "loss": loss}
 
 
 def _epoch_mean(losses: list[dict[str, Any]], epoch: int) -> float:

@@ -25,6 +25,7 @@ from strata.models.seeds import expand_models
 from strata.provenance import code_version, sha256_file
 from strata.schema import ConfigError
 from strata.training import SUMMARY
+from strata.training.loop import SNAPSHOTS
 
 SUMS = "SHA256SUMS"
 SHIPPED = "shipped.json"
@@ -82,6 +83,13 @@ def _differences(a: Any, b: Any, key: str) -> list[str]:
     return [] if a == b else [f"{key}: {b!r} in the config, {a!r} in the checkpoint"]
 
 
+def _identity(model: Mapping[str, Any]) -> dict[str, Any]:
+    """A trained model's config less what does not change its final weights: the snapshots
+    its training kept."""
+    train = {k: v for k, v in model.get("train", {}).items() if k != SNAPSHOTS}
+    return {**model, "train": train} if "train" in model else dict(model)
+
+
 def check_shipped(
     root: Path, name: str, model: Mapping[str, Any], dataset: Mapping[str, Any]
 ) -> None:
@@ -95,7 +103,7 @@ def check_shipped(
         )
     record = read_json(folder / SUMMARY)["provenance"]["config"]
     shipped = read_json(folder / SHIPPED)["dataset_config"]
-    diffs = _differences(record, dict(model), key)
+    diffs = _differences(_identity(record), _identity(model), key)
     diffs += _differences(shipped, dict(dataset), f"datasets.{model['train']['dataset']}")
     if diffs:
         raise ConfigError(

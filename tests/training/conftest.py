@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_setup import CORPUS, EPOCHS, trained_config
+from training_setup import CORPUS, EPOCHS, SNAPSHOTS, trained_config
 
 from strata.datasets.registry import prepare_dataset
 from strata.models.card import prepare_model
@@ -34,7 +34,7 @@ def trained_run(request, corpus: Path, tmp_path_factory: pytest.TempPathFactory)
     random init), made by the DAG's own functions."""
     torch.set_num_threads(1)
     objective = request.param
-    cfg = trained_config(objective, EPOCHS[objective])
+    cfg = trained_config(objective, EPOCHS[objective], snapshots=SNAPSHOTS[objective])
     root = tmp_path_factory.mktemp(objective)
     train_model("m", cfg, corpus, root / "trained", progress=False)
     prepare_model("m", cfg, root / "model", trained=root / "trained")

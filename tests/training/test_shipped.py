@@ -119,6 +119,10 @@ def test_a_damaged_checkpoint_or_another_config_is_refused(tmp_path):
     other["train"]["lr"] *= 2
     with pytest.raises(ConfigError, match=rf"models\.{model}\.train\.lr"):
         check_shipped(SHIPPED, model, other, dataset_of(model))
+    # The snapshots a run kept do not make it another model: a config keeping others matches.
+    kept = copy.deepcopy(config_of(model))
+    kept["train"]["snapshots"] = [0, 2]
+    check_shipped(SHIPPED, model, kept, dataset_of(model))
     dataset = {**dataset_of(model), "seed": 7}
     with pytest.raises(ConfigError, match=r"datasets\.\w+\.seed"):
         check_shipped(SHIPPED, model, config_of(model), dataset)

@@ -74,3 +74,5 @@ def trained_config(objective: str, epochs: int, **overrides) -> dict:
 # DINO's EER against its init's 0.263, measured 2026-12-04: 0.213 at 15 epochs (the margin of
 # 0.05 the test asks for, and no more, on this machine's voices), 0.150 at 20, 0.113 at 25.
 EPOCHS = {"masked_prediction": 10, "dino": 25, "aam_softmax": 8}
+# Snapshots each trained member keeps: its init, its first epoch and its last.
+SNAPSHOTS = {objective: [0, 1, epochs] for objective, epochs in EPOCHS.items()}
