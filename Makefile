@@ -69,7 +69,7 @@ train: setup voices
 	$(PY) -m strata.training.shipped results/trained checkpoints --check-tree
 	$(VENV)/bin/snakemake --profile profiles/workstation --cores $(CORES) \
 	  --config 'training={"checkpoints": "train"}' --until train_model
-	$(PY) -m strata.training.shipped results/trained checkpoints
+	$(PY) -m strata.training.shipped results/trained checkpoints --series configs/dynamics.yaml
 
 test: setup-dev voices
 	$(call ensure_apt,$(APT_TEST))

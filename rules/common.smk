@@ -5,6 +5,7 @@ from pathlib import Path
 from strata.datasets.listing import audio_files
 from strata.workflow import portable
 from strata.models.seeds import member_roles, seed_member
+from strata.models.series import EPOCH, base_of, identity
 from strata.models.twins import twin_of
 from strata.plan.jobs import Planner, scheduler_caps
 from strata.plan.resources import minutes
@@ -13,9 +14,9 @@ from strata.training import shipped
 
 
 wildcard_constraints:
-    model="[A-Za-z][A-Za-z0-9_]*",
-    model_a="[A-Za-z][A-Za-z0-9_]*",
-    model_b="[A-Za-z][A-Za-z0-9_]*",
+    model="[A-Za-z][A-Za-z0-9_]*(@[es][0-9]+)?",  # a checkpoint series' member: <model>@e<epoch>
+    model_a="[A-Za-z][A-Za-z0-9_]*(@[es][0-9]+)?",
+    model_b="[A-Za-z][A-Za-z0-9_]*(@[es][0-9]+)?",
     dataset="[A-Za-z][A-Za-z0-9_]*",
     task="[A-Za-z][A-Za-z0-9_]*",
     layer="(?!weighted/)[A-Za-z0-9_]+",  # not the weighted-sum probe's folder
@@ -47,11 +48,15 @@ SHIPPED_ROOT = Path(workflow.basedir) / shipped.DIR
 SHIPPED = (
     lookup(dpath="training/checkpoints", within=config, default="train") == "shipped"
 )
-TRAINED = [m for m, spec in MODELS.items() if spec["init"] == "trained"]
+# The models train_model trains (a series' snapshots come from their model's training).
+TRAINED = [m for m in STUDY.trained() if EPOCH not in MODELS[m]]
 if SHIPPED:
     for _model in TRAINED:
         _dataset = config["datasets"][MODELS[_model]["train"]["dataset"]]
         shipped.check_shipped(SHIPPED_ROOT, _model, MODELS[_model], _dataset)
+    for _model in STUDY.trained():
+        if EPOCH in MODELS[_model]:
+            shipped.check_snapshot(SHIPPED_ROOT, base_of(_model), MODELS[_model][EPOCH])
 
 
 def task_pattern(frames, jobs):
@@ -125,6 +130,11 @@ def model_slice(wildcards):
     return MODELS[wildcards.model]
 
 
+def model_identity(wildcards):
+    """The model's slice less which snapshots its training keeps (not another model)."""
+    return identity(MODELS[wildcards.model])
+
+
 def train_slice(wildcards):
     """A trained model's train block (KeyError-free for the rest: they never train)."""
     model = MODELS[wildcards.model]
@@ -167,7 +177,7 @@ def trained_checkpoint_of(wildcards):
     """A trained model's training output (empty for the others)."""
     if MODELS[wildcards.model]["init"] != "trained":
         return []
-    return training_output(wildcards.model)
+    return training_output(base_of(wildcards.model))
 
 
 def model_roles():

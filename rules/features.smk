@@ -18,7 +18,7 @@ rule extract_features:
         mem_mb=lambda wildcards: _mem_mb(extract_estimate(wildcards), 8000),
         runtime=lambda wildcards: _runtime(extract_estimate(wildcards), 120),
     params:
-        model=model_slice,
+        model=model_identity,
         features=features_slice,
     script:
         "../workflow_scripts/extract_features.py"

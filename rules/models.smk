@@ -14,6 +14,6 @@ rule prepare_model:
         mem_mb=4000,
         runtime=30,
     params:
-        model=model_slice,
+        model=model_identity,
     script:
         "../workflow_scripts/prepare_model.py"

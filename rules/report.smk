@@ -42,6 +42,14 @@ rule report:
             subcategory="Tables",
             labels={"page": "results/report/best_layers.csv"},
         ),
+        dynamics=report(
+            "results/report/dynamics.csv",
+            caption="../docs/report/dynamics.rst",
+            category="Overview",
+            subcategory="Tables",
+            labels={"page": "results/report/dynamics.csv"},
+        ),
+        dynamics_similarity="results/report/dynamics_similarity.csv",
         figures=report(
             directory("results/report/figures"),
             patterns=figure_patterns(config["similarity"]["levels"], list(MEASURE_OF)),
@@ -70,5 +78,6 @@ rule report:
         resampling=resampling_slice(),
         weighted=weighted_probes(),
         units=probe_units(),
+        series=STUDY.series,
     script:
         "../workflow_scripts/make_report.py"

@@ -122,8 +122,11 @@ def _check_training_source(
 def model_architectures(config: Mapping[str, Any]) -> None:
     """Each model's family accepts its config as a buildable architecture."""
     from strata.models.registry import get_family
+    from strata.models.series import base_of, with_series
 
-    for name, model in config["models"].items():
+    # A series' checkpoints are checked one by one (each file of a user's series).
+    for member, model in with_series(config["models"]).items():
+        name = base_of(member)
         family = get_family(model["family"])
         try:
             family_config(family, model)

@@ -37,5 +37,7 @@ with rule_logging(smk.log, smk.rule) as log:
         families=smk.params.families,
         resampling=smk.params.resampling,
         out_tables=(Path(smk.output.verdicts), Path(smk.output.best_layers)),
+        series=smk.params.series,
+        out_dynamics=(Path(smk.output.dynamics), Path(smk.output.dynamics_similarity)),
     )
     log.info("report written to %s", smk.output.html)

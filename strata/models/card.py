@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from strata.io import DamagedFileError, atomic_dir, read_json, write_json
-from strata.models import twins
+from strata.models import series, twins
 from strata.models.base import Encoder
 from strata.models.registry import get_family
 from strata.provenance import provenance, sha256_file, sha256_files
 from strata.training import SUMMARY as TRAINING_SUMMARY
+from strata.training.loop import SNAPSHOTS, snapshot_dir
 
 CARD = "card.json"
 
@@ -28,9 +29,11 @@ def prepare_model(
     if (cfg["init"] == "trained") != (trained is not None):
         raise ValueError(f"model {name}: a training output goes with init: trained only")
     origin = _training_origin(Path(trained)) if trained is not None else None
+    epoch = cfg.get(series.EPOCH)  # a series' snapshot: the weights after this epoch
     with atomic_dir(out_dir) as tmp:
         if trained is not None:
-            checkpoint = _link_tree(Path(trained) / "checkpoint", tmp / "checkpoint")
+            weights = Path(trained) if epoch is None else snapshot_dir(trained, epoch)
+            checkpoint = _link_tree(weights / "checkpoint", tmp / "checkpoint")
         else:
             checkpoint = Path(family.materialise(twins.original(cfg), tmp))
         # Checkpoints inside the model dir, or elsewhere in the working directory, are recorded
@@ -62,6 +65,9 @@ def prepare_model(
             summary = read_json(Path(trained) / TRAINING_SUMMARY)
             card["training"] = {k: v for k, v in summary.items() if k != "provenance"}
             card["training"]["origin"] = origin
+            if epoch is not None:
+                kept = {s["epoch"]: s for s in summary.get(SNAPSHOTS, [])}
+                card["training"]["snapshot"] = kept[epoch]
         write_json(tmp / CARD, card)
     return card
 

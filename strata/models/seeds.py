@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from strata.models.series import with_series
 from strata.models.twins import with_twins
 from strata.schema import ConfigError
 
@@ -46,8 +47,9 @@ def with_seeds(models: Models) -> dict[str, dict[str, Any]]:
 
 
 def expand_models(models: Models) -> dict[str, dict[str, Any]]:
-    """Every model the DAG builds: the configured ones, seeds expanded, each with its twin."""
-    return with_twins(with_seeds(models))
+    """Every model the DAG builds: the configured ones, seeds expanded, then series
+    (:mod:`strata.models.series`), each with its twin."""
+    return with_twins(with_series(with_seeds(models)))
 
 
 def families(models: Models) -> dict[str, list[str]]:

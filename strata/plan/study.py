@@ -12,7 +12,8 @@ from typing import Any
 from strata.config import frame_datasets
 from strata.models import layer_specs
 from strata.models.base import ContractError, LayerSpec
-from strata.models.seeds import expand_models, families, pair_members
+from strata.models.seeds import expand_models, families, pair_members, with_seeds
+from strata.models.series import series_of
 from strata.models.twins import twin_of
 from strata.probes.kinds import TASK_KINDS
 
@@ -31,6 +32,8 @@ class Study:
         # Configured name → its seed members (itself when unseeded), for the report's groups.
         self.families = families(config["models"])
         self.frame_datasets = frame_datasets(config)
+        # Each checkpoint series → (label, epoch or step, model), in training order.
+        self.series = series_of(with_seeds(config["models"]))
 
     @cached_property
     def specs(self) -> dict[str, list[LayerSpec]]:
@@ -76,7 +79,20 @@ class Study:
             return list(combinations_with_replacement(self.models, 2))
         listed = [p for a, b in pairs for p in pair_members(a, b, self.config["models"])]
         controls = [(twin_of(a, self.models), twin_of(b, self.models)) for a, b in listed]
-        return list(dict.fromkeys(p for pair in zip(listed, controls, strict=True) for p in pair))
+        paired = [p for pair in zip(listed, controls, strict=True) for p in pair]
+        return list(dict.fromkeys([*paired, *self.series_pairs()]))
+
+    def series_pairs(self) -> list[tuple[str, str]]:
+        """Each checkpoint of a series beside its first and its last (the report's "during
+        training" similarity); no controls: the first is the random init."""
+        pairs = [
+            pair
+            for members in self.series.values()
+            for _, _, model in members
+            for pair in ((members[0][2], model), (model, members[-1][2]))
+            if pair[0] != pair[1]
+        ]
+        return list(dict.fromkeys(pairs))
 
     def similarity_jobs(self) -> list[tuple[str, str, str, str]]:
         """(model A, model B, level, measure); the frame level only for pairs with frame

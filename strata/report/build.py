@@ -16,7 +16,9 @@ from matplotlib.figure import Figure
 
 from strata.io import atomic_path, read_json
 from strata.plugins import file_stem
-from strata.report.contrasts import Resampling, paper_contrasts, verdict_table
+from strata.probes.kinds import TASK_KINDS
+from strata.report import dynamics
+from strata.report.contrasts import Judge, Resampling, paper_contrasts, roles_of, verdict_table
 from strata.report.figures import (
     cross_model_lines,
     loss_curves,
@@ -166,6 +168,14 @@ def _origin(run: Path) -> str:
     return f"shipped in {shipped.DIR}/{run.name}, trained {when}; {found['reproduce']}"
 
 
+def _kept(summary: dict[str, Any]) -> str:
+    kept = summary.get("snapshots", [])
+    return "; ".join(
+        f"{s['epoch']}: {s['step']}" + ("" if s["loss"] is None else f", {s['loss']:.3f}")
+        for s in kept
+    )
+
+
 def training_section(
     runs: list[Path], figure_dir: Path, source: str
 ) -> tuple[str | None, str | None]:
@@ -186,12 +196,50 @@ def training_section(
                 "last epoch loss": summary["last_epoch_loss"],
                 "minutes": minutes,
                 "device": summary["device"],
+                "snapshots kept (epoch: step, loss)": _kept(summary),
                 "checkpoint": _origin(run),
             }
         )
     png = _save(loss_curves(losses), figure_dir / "training_losses.png", source)
     html = pd.DataFrame(rows).to_html(index=False, float_format="{:.3f}".format, border=0)
     return png, html
+
+
+def dynamics_section(
+    tables: dict[str, pd.DataFrame],
+    similarity: list[pd.DataFrame],
+    series: dict[str, list[tuple[str, int, str]]],
+    judge_of: tuple[Judge, float, dict[str, str], list[str]],
+    figure_dir: Path,
+    source: str,
+) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
+    """Per series: its heatmaps, similarity lines and phone claim over time; and the two
+    trajectory tables (probe scores, similarity) the figures read."""
+    judge, alpha, roles, phone_tasks = judge_of
+    scores = dynamics.probe_trajectories(tables, series)
+    similar = dynamics.similarity_trajectories(similarity, series)
+    onsets = dynamics.phone_onsets(tables, series, roles, phone_tasks, judge, alpha)
+    sections = []
+    for name in series:
+        figures = []
+        for task, rows in scores[scores["series"] == name].groupby("task", sort=False):
+            title = f"{name}: {task}, test {rows['metric'].iloc[0]} per layer and checkpoint"
+            png = _save(
+                dynamics.score_heatmap(rows, title),
+                figure_dir / f"during__{name}__{task}.png",
+                source,
+            )
+            figures.append({"title": title, "png": png})
+        for (level, measure), rows in similar[similar["series"] == name].groupby(
+            ["level", "measure"], sort=False
+        ):
+            title = f"{name}: {measure}, {level} level, each layer to the same layer"
+            stem = f"during__{name}__{level}_{file_stem(measure)}"
+            png = _save(dynamics.similarity_lines(rows, title), figure_dir / f"{stem}.png", source)
+            figures.append({"title": title, "png": png})
+        claims = [o for o in onsets if o.series == name]
+        sections.append({"series": name, "figures": figures, "claims": claims})
+    return sections, scores.drop(columns="order"), similar
 
 
 def build_report(
@@ -210,18 +258,27 @@ def build_report(
     families: dict[str, list[str]] | None = None,
     resampling: dict[str, Any] | None = None,
     out_tables: tuple[Path, Path] | None = None,
+    series: dict[str, list[tuple[str, int, str]]] | None = None,
+    out_dynamics: tuple[Path, Path] | None = None,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
     tasks' config (what each measures), ``controls`` each model's random-init control,
     ``roles`` the configured family each model stands for, ``units_files`` every probe's
     per-unit test outcomes (paired comparisons), ``families`` each configured model's seeded
     members, ``resampling`` the probe block's bootstrap settings; ``out_tables``, where the
-    verdicts (one row per comparison) and the best layers go as CSV."""
-    tables = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
+    verdicts (one row per comparison) and the best layers go as CSV; ``series`` each checkpoint
+    series (:mod:`strata.models.series`), whose in-between checkpoints only the "during
+    training" section shows, and ``out_dynamics`` where its two trajectory tables go as CSV."""
+    series = series or {}
+    every = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
+    hidden = dynamics.members_only(series)
+    tables = {task: t[~t["model"].isin(hidden)].reset_index(drop=True) for task, t in every.items()}
     controls = controls or {}
     usage: dict[str, dict[str, dict]] = {}
     for path in weighted_files:
         record = read_json(path)
+        if record["model"] in hidden:
+            continue
         usage.setdefault(record["task"], {})[record["model"]] = record
     source = json.dumps(
         {k: run_info[k] for k in ("code_version", "config_sha256", "manifest_sha256")}
@@ -242,18 +299,33 @@ def build_report(
                 }
             )
     similarity = [read_similarity_table(path) for path in similarity_files]
-    heatmaps, crosses = similarity_figures(similarity, controls, figure_dir, source)
+    shown = [t for t in similarity if not {t.attrs["model_a"], t.attrs["model_b"]} & hidden]
+    heatmaps, crosses = similarity_figures(shown, controls, figure_dir, source)
     losses_png, training_table = training_section(list(training_runs), figure_dir, source)
+    how = Resampling(**(resampling or {}))
+    units_of = units_reader(units_files)
     verdicts = paper_contrasts(
         tables,
         tasks or {},
-        model_cards,
+        [c for c in model_cards if c["model"] not in hidden],
         controls,
-        similarity,
+        shown,
         roles,
-        units_reader(units_files),
+        units_of,
         families,
-        Resampling(**(resampling or {})),
+        how,
+    )
+    tasks = tasks or {}
+    phone_tasks = [
+        t for t in every if t in tasks and TASK_KINDS[tasks[t]["kind"]].layer_profile == "phones"
+    ]
+    during, scores, similar = dynamics_section(
+        every,
+        similarity,
+        series,
+        (Judge(tasks, units_of, how), how.alpha, roles_of(model_cards, roles), phone_tasks),
+        figure_dir,
+        source,
     )
     family_size = sum(np.isfinite(c.difference.p) for v in verdicts for c in v.comparisons)
     best = best_layers(tables)
@@ -274,9 +346,12 @@ def build_report(
         verdicts=verdicts,
         family_size=family_size,
         alpha=1 - (resampling or {}).get("confidence", 0.95),
+        during=during,
     )
-    if out_tables is not None:
-        for table, path in zip((verdict_table(verdicts), best), out_tables, strict=True):
+    written = list(zip((verdict_table(verdicts), best), out_tables or (), strict=False))
+    written += list(zip((scores, similar), out_dynamics or (), strict=False))
+    if written:
+        for table, path in written:
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_html) as tmp:

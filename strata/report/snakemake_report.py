@@ -1,11 +1,12 @@
 """How `snakemake --report` files the report rule's figures.
 
 ``build.py`` names each figure after what it shows: ``probe_{task}.png``, ``usage_{task}.png``,
-``training_losses.png``,
-``{level}_{measure}_{a}__{b}.png`` (heatmaps) and ``{level}_{measure}_{a}__{b}_lines.png``
-(across models). :func:`figure_patterns` gives Snakemake's ``report(..., patterns=...)`` one
-pattern per kind, disjoint, so every figure is filed once; the other functions turn a figure's
-wildcards into its category, subcategory and labels, the same labels as the tables beside it.
+``training_losses.png``, ``{level}_{measure}_{a}__{b}.png`` (heatmaps),
+``{level}_{measure}_{a}__{b}_lines.png`` (across models) and ``during__{series}__{view}.png``
+(a checkpoint series). :func:`figure_patterns` gives Snakemake's ``report(..., patterns=...)``
+one pattern per kind, disjoint, so every figure is filed once; the other functions turn a
+figure's wildcards into its category, subcategory and labels, the same labels as the tables
+beside it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def figure_patterns(levels: Iterable[str], measures: Iterable[str]) -> list[str]
         "training_{curves,losses}.png",
         f"{level}_{measure}_{pair}.png",
         f"{level}_{measure}_{pair}_{{view,lines}}.png",
+        "during__{series}__{moment}.png",
     ]
 
 
@@ -50,13 +52,21 @@ def _is_training(wildcards: Any) -> bool:
     return hasattr(wildcards, "curves")
 
 
+def _is_series(wildcards: Any) -> bool:
+    return hasattr(wildcards, "series")
+
+
 def figure_category(wildcards: Any) -> str:
+    if _is_series(wildcards):
+        return "During training"
     if _is_training(wildcards):
         return "Training"
     return "Probes" if _is_probe(wildcards) else "Similarity"
 
 
 def figure_subcategory(wildcards: Any) -> str:
+    if _is_series(wildcards):
+        return wildcards.series
     if _is_training(wildcards):
         return "Loss curves"
     if _is_probe(wildcards):
@@ -66,6 +76,8 @@ def figure_subcategory(wildcards: Any) -> str:
 
 def figure_labels(wildcards: Any) -> dict[str, str]:
     """Probes: the task; similarity: level, measure and both models (as their tables)."""
+    if _is_series(wildcards):
+        return {"series": wildcards.series, "figure": wildcards.moment}
     if _is_training(wildcards):
         return {"figure": "training losses"}
     if _is_probe(wildcards):

@@ -16,16 +16,17 @@ import argparse
 import datetime
 import platform
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from strata.io import atomic_dir, read_json, write_json
 from strata.models.seeds import expand_models
+from strata.models.series import identity
 from strata.provenance import code_version, sha256_file
 from strata.schema import ConfigError
 from strata.training import SUMMARY
-from strata.training.loop import SNAPSHOTS
+from strata.training.loop import SNAPSHOTS, snapshot_dir
 
 SUMS = "SHA256SUMS"
 SHIPPED = "shipped.json"
@@ -83,13 +84,6 @@ def _differences(a: Any, b: Any, key: str) -> list[str]:
     return [] if a == b else [f"{key}: {b!r} in the config, {a!r} in the checkpoint"]
 
 
-def _identity(model: Mapping[str, Any]) -> dict[str, Any]:
-    """A trained model's config less what does not change its final weights: the snapshots
-    its training kept."""
-    train = {k: v for k, v in model.get("train", {}).items() if k != SNAPSHOTS}
-    return {**model, "train": train} if "train" in model else dict(model)
-
-
 def check_shipped(
     root: Path, name: str, model: Mapping[str, Any], dataset: Mapping[str, Any]
 ) -> None:
@@ -103,13 +97,25 @@ def check_shipped(
         )
     record = read_json(folder / SUMMARY)["provenance"]["config"]
     shipped = read_json(folder / SHIPPED)["dataset_config"]
-    diffs = _differences(_identity(record), _identity(model), key)
+    diffs = _differences(identity(record), identity(model), key)
     diffs += _differences(shipped, dict(dataset), f"datasets.{model['train']['dataset']}")
     if diffs:
         raise ConfigError(
             key,
             f"the shipped checkpoint {folder} was trained otherwise ({'; '.join(diffs[:3])}): "
             "retrain with training.checkpoints: train (make train)",
+        )
+
+
+def check_snapshot(root: Path, name: str, epoch: int) -> None:
+    """Model ``name``'s shipped checkpoint holds the snapshot after ``epoch`` epochs."""
+    folder = Path(root) / name
+    if not snapshot_dir(folder, epoch).is_dir():
+        there = sorted(int(p.name[1:]) for p in (folder / SNAPSHOTS).glob("e*"))
+        raise ConfigError(
+            f"models.{name}.{SNAPSHOTS}",
+            f"epoch {epoch} is not shipped in {folder} (epochs {there} and the last are); "
+            "retrain with training.checkpoints: train and ship it (make train)",
         )
 
 
@@ -124,9 +130,12 @@ def require_committed(version: str, what: str) -> None:
         )
 
 
-def ship(trained: Path, dest: Path, dataset: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``;
-    refuse one trained from code that is not a commit."""
+def ship(
+    trained: Path, dest: Path, dataset: Mapping[str, Any], snapshots: Collection[int] = ()
+) -> dict[str, Any]:
+    """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``,
+    of its kept snapshots only ``snapshots`` (the repository stays small); refuse one trained
+    from code that is not a commit."""
     summary = read_json(Path(trained) / SUMMARY)
     version = summary.get("provenance", {}).get("code_version", "none recorded")
     require_committed(version, f"{trained}/{SUMMARY}")
@@ -139,11 +148,33 @@ def ship(trained: Path, dest: Path, dataset: Mapping[str, Any]) -> dict[str, Any
     }
     with atomic_dir(Path(dest)) as tmp:
         # Snakemake's marker of a directory output is not part of the checkpoint.
-        marker = shutil.ignore_patterns(".snakemake_timestamp")
-        shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=marker)
+        left = {f"e{e}" for e in _kept(Path(trained))} - {f"e{e}" for e in snapshots}
+        skip = shutil.ignore_patterns(".snakemake_timestamp", *left)
+        shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=skip)
+        if not snapshots:
+            shutil.rmtree(tmp / SNAPSHOTS, ignore_errors=True)
         write_json(tmp / SHIPPED, info)
         write_sums(tmp)
     return info
+
+
+def _kept(trained: Path) -> list[int]:
+    return [s["epoch"] for s in read_json(trained / SUMMARY).get(SNAPSHOTS, [])]
+
+
+def series_snapshots(configs: list[Path]) -> dict[str, set[int]]:
+    """Model → the snapshot epochs the series of ``configs`` read (to ship)."""
+    import yaml
+
+    from strata.models.series import EPOCH, base_of
+
+    wanted: dict[str, set[int]] = {}
+    for path in configs:
+        models = expand_models(yaml.safe_load(Path(path).read_text())["models"])
+        for name, cfg in models.items():
+            if EPOCH in cfg:
+                wanted.setdefault(base_of(name), set()).add(cfg[EPOCH])
+    return wanted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +186,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("models", nargs="*", help="models to ship (default: every trained one)")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
     parser.add_argument(
+        "--series",
+        type=Path,
+        action="append",
+        default=[],
+        help="a config whose checkpoint series read snapshots: ship those too",
+    )
+    parser.add_argument(
         "--check-tree", action="store_true", help="only check the checkout is committed"
     )
     args = parser.parse_args(argv)
@@ -163,11 +201,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     config = yaml.safe_load(args.config.read_text())
     models = expand_models(config["models"])  # a seeded model ships member by member
-    trained = [m for m, spec in models.items() if "train" in spec]
+    trained = [m for m, spec in models.items() if "train" in spec and "snapshot" not in spec]
     for model in args.models or trained:
         dataset = config["datasets"][models[model]["train"]["dataset"]]
-        ship(args.trained / model, args.dest / model, dataset)
-        print(f"shipped {model} -> {args.dest / model}")
+        snapshots = sorted(series_snapshots(args.series).get(model, ()))
+        ship(args.trained / model, args.dest / model, dataset, snapshots)
+        print(f"shipped {model} -> {args.dest / model} (snapshots {snapshots})")
 
 
 if __name__ == "__main__":
