@@ -133,7 +133,7 @@ class Onset:
 
     @property
     def statement(self) -> str:
-        """"from <checkpoint> on" (it holds there and at every later one), or "not within
+        """ "from <checkpoint> on" (it holds there and at every later one), or "not within
         the series"."""
         holds = [outcome == REPRODUCED for _, outcome in self.outcomes]
         if not holds or not holds[-1]:
@@ -176,4 +176,3 @@ def members_only(series: Series) -> set[str]:
     """Models that are only there as a series' checkpoint (not its first or last): the main
     sections leave them out."""
     return {model for members in series.values() for _, _, model in members[1:-1]}
-
