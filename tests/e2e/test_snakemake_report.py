@@ -228,6 +228,10 @@ def test_figure_patterns_file_every_name_build_writes_once(models):
             "model_a": a,
             "model_b": b,
         },
+        f"during__{a}__utterance_linear_cka.png": {
+            "series": a,
+            "moment": "utterance_linear_cka",
+        },
         f"utterance_linear_cka_{a}__{b}_lines.png": {
             "level": "utterance",
             "measure": "linear_cka",
@@ -241,8 +245,9 @@ def test_figure_patterns_file_every_name_build_writes_once(models):
         assert matches == [wildcards], name
 
 
-def test_the_verdicts_and_best_layers_tables_are_in_the_zip(smk_report, dag_run):
-    tables = [f"results/report/{name}" for name in ("best_layers.csv", "verdicts.csv")]
+def test_the_verdicts_best_layers_and_dynamics_tables_are_in_the_zip(smk_report, dag_run):
+    names = ("best_layers.csv", "dynamics.csv", "verdicts.csv")  # dynamics: a header, no series
+    tables = [f"results/report/{name}" for name in names]
     assert sorted(smk_report.paths("Overview", "Tables")) == tables
     for path in tables:
         assert smk_report.member(path) == (dag_run.workdir / path).read_bytes()
