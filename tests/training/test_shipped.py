@@ -22,7 +22,15 @@ from strata.models.seeds import expand_models
 from strata.report.build import _origin
 from strata.training import LOSSES, SUMMARY
 from strata.training.run import first_steps
-from strata.training.shipped import SUMS, check_shipped, require_committed, ship, verify
+from strata.training.shipped import (
+    SUMS,
+    check_shipped,
+    check_snapshot,
+    require_committed,
+    series_snapshots,
+    ship,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -153,3 +161,34 @@ def test_the_training_rule_reproduces_the_first_steps_of_a_shipped_checkpoint(
     rows = first_steps(config_of(model), pretrain_corpus, steps=3)
     np.testing.assert_allclose([r["loss"] for r in rows], shipped["loss"][:3], rtol=1e-5)
     assert [r["lr"] for r in rows] == pytest.approx(list(shipped["lr"][:3]))
+
+
+def test_only_the_snapshots_a_series_reads_are_shipped_and_a_missing_one_is_named(tmp_path):
+    model = TRAINED[0]
+    trained = tmp_path / "results" / "trained" / model
+    shutil.copytree(SHIPPED / model, trained)
+    summary = read_json(trained / SUMMARY)
+    summary["snapshots"] = [{"epoch": e, "step": 10 * e, "loss": None} for e in (0, 1, 2)]
+    write_json(trained / SUMMARY, summary)
+    for epoch in (0, 1, 2):
+        shutil.copytree(trained / "checkpoint", trained / f"snapshots/e{epoch}/checkpoint")
+    dest = tmp_path / "checkpoints"
+    ship(trained, dest / model, dataset_of(model), snapshots=[2])
+    assert sorted(p.name for p in (dest / model / "snapshots").iterdir()) == ["e2"]
+    verify(dest / model)  # the sums cover the snapshot
+    check_snapshot(dest, model, 2)
+    with pytest.raises(ConfigError, match=rf"epoch 1 is not shipped in .*{model} \(epochs \[2\]"):
+        check_snapshot(dest, model, 1)
+    ship(trained, dest / model, dataset_of(model))
+    assert not (dest / model / "snapshots").exists()
+
+
+def test_make_train_ships_the_snapshots_of_the_dynamics_series():
+    wanted = series_snapshots([ROOT / "configs/dynamics.yaml"])
+    series = yaml.safe_load((ROOT / "configs/dynamics.yaml").read_text())["models"]
+    expected = {
+        f"{name}_s0": set(cfg["snapshots"]) - {0, cfg["train"]["epochs"]}
+        for name, cfg in series.items()
+        if "snapshots" in cfg
+    }
+    assert wanted == expected and len(expected) == 3
