@@ -323,7 +323,12 @@ def build_report(
         every,
         similarity,
         series,
-        (Judge(tasks, units_of, how), how.alpha, roles_of(model_cards, roles), phone_tasks),
+        (
+            Judge(tasks, units_of, how),
+            how.alpha,
+            {**(roles or {}), **roles_of(model_cards, roles)},
+            phone_tasks,
+        ),
         figure_dir,
         source,
     )

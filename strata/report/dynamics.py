@@ -154,7 +154,7 @@ def phone_onsets(
     speech SSL: they peak in intermediate layers) tested at each checkpoint after the init."""
     onsets = []
     for name, members in series.items():
-        role = roles.get(members[-1][2])
+        role = roles.get(members[-1][2]) or roles.get(name)  # trained: its objective's
         if role is None:
             continue
         claim = (

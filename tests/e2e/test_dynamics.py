@@ -1,13 +1,15 @@
-"""A checkpoint series through the real DAG: the tiny study's WavLM kept at its init, after
-one epoch and at the end. Its first checkpoint extracts exactly what its training started
-from, its last exactly what training ended with, and the report's "during training" section
-reads the probe summaries' own numbers."""
+"""Checkpoint series through the real DAG: the tiny study's WavLM kept at its init, after one
+epoch and at the end, and a user's folder of three ECAPA state dicts named by step. The first
+checkpoint extracts exactly what training started from, the last exactly what it ended with,
+the user's folder runs in step order by config alone, and the report's "during training"
+section reads the probe summaries' own numbers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import run_dag, tiny_config
 
 from strata.features.shards import read_shard
@@ -16,19 +18,48 @@ pytestmark = pytest.mark.e2e
 EPOCHS = [0, 1, 2]
 
 
+ECAPA = {"n_mels": 40, "channels": [16, 16, 16, 16, 48], "lin_neurons": 8}
+STEPS = [900, 1000, 50]  # in no order: the series puts them in step order
+
+
+def _user_checkpoints(folder) -> None:
+    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
+
+    folder.mkdir(parents=True)
+    for step in STEPS:
+        torch.manual_seed(step)
+        net = ECAPA_TDNN(40, channels=ECAPA["channels"], lin_neurons=ECAPA["lin_neurons"])
+        torch.save(net.state_dict(), folder / f"step_{step}.pt")
+
+
 @pytest.fixture(scope="module")
 def series_run(tmp_path_factory):
     config = tiny_config()
     model = config["models"]["wavlm_mp"]
     model["train"]["snapshots"] = EPOCHS  # training keeps each, e0 and e2 for the test below
     model["snapshots"] = EPOCHS
-    return run_dag(tmp_path_factory.mktemp("series"), config)
+    config["models"]["mine"] = {
+        "family": "speechbrain_ecapa",
+        "init": "pretrained",
+        "role": "supervised",
+        "frontend": "speechbrain_fbank",
+        "config": ECAPA,
+        "snapshots": {"files": "ckpts/step_*.pt"},
+    }
+    config["similarity"]["pairs"] = [["wavlm_mp", "wavlm_mp"]]  # and each series' own
+    workdir = tmp_path_factory.mktemp("series")
+    _user_checkpoints(workdir / "ckpts")
+    return run_dag(workdir, config)
 
 
 def test_the_report_reads_each_checkpoint_in_training_order(series_run):
     report = series_run.workdir / "results/report"
     trajectories = pd.read_csv(report / "dynamics.csv")
     members = ["wavlm_mp@e0", "wavlm_mp@e1", "wavlm_mp"]
+    user = trajectories[trajectories["series"] == "mine"]
+    assert list(user["checkpoint"].drop_duplicates()) == ["s50", "s900", "s1000"]
+    assert list(user["model"].drop_duplicates()) == ["mine@s50", "mine@s900", "mine@s1000"]
+    trajectories = trajectories[trajectories["series"] == "wavlm_mp"]
     for task, rows in trajectories.groupby("task"):
         assert list(rows["model"].drop_duplicates()) == members
         assert list(rows["checkpoint"].drop_duplicates()) == ["e0", "e1", "e2"]
@@ -45,6 +76,8 @@ def test_the_report_reads_each_checkpoint_in_training_order(series_run):
         )  # CSV keeps 6 digits
     html = (report / "index.html").read_text()
     assert 'id="during-training"' in html and "wavlm_mp: phones" in html
+    # the user's series is a supervised speaker model: its phone claim is stated over steps
+    assert "mine: phones" in html and "phone information fades in deeper layers: <b>" in html
     similar = pd.read_csv(report / "dynamics_similarity.csv")
     last = similar[similar["model"] == "wavlm_mp"]
     assert (last["to_final"] == 1.0).all() and last["to_init"].between(-1, 1).all()
