@@ -12,8 +12,8 @@ from strata.models import series, twins
 from strata.models.base import Encoder
 from strata.models.registry import get_family
 from strata.provenance import provenance, sha256_file, sha256_files
+from strata.training import SNAPSHOTS, snapshot_dir
 from strata.training import SUMMARY as TRAINING_SUMMARY
-from strata.training.loop import SNAPSHOTS, snapshot_dir
 
 CARD = "card.json"
 

@@ -13,9 +13,18 @@ layout its adapter already loads, so probing and similarity treat it like any re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # What a training run writes beside its checkpoint (strata.training.run).
 LOSSES = "losses.parquet"
 SUMMARY = "training.json"
+SNAPSHOTS = "snapshots"  # kept epochs: in the resumable state while training, then beside these
+
+
+def snapshot_dir(root: Path, epoch: int) -> Path:
+    """Where the weights after ``epoch`` epochs are kept (0: the random init)."""
+    return Path(root) / SNAPSHOTS / f"e{epoch}"
+
 
 # objective -> "module:Class" (lazy: torch stays out of parse time).
 OBJECTIVES: dict[str, str] = {

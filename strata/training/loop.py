@@ -17,18 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from strata.io import atomic_path
+from strata.training import snapshot_dir
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
 STATE = "state.pt"
-SNAPSHOTS = "snapshots"  # in the state dir while training, then beside the checkpoint
-
-
-def snapshot_dir(root: Path, epoch: int) -> Path:
-    """Where the weights after ``epoch`` epochs are kept (0: the random init)."""
-    return Path(root) / SNAPSHOTS / f"e{epoch}"
 
 
 class Objective(Protocol):

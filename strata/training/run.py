@@ -14,9 +14,9 @@ from typing import Any
 
 from strata.io import atomic_dir, write_json, write_parquet
 from strata.provenance import config_digest, provenance
-from strata.training import LOSSES, OBJECTIVES, SUMMARY
+from strata.training import LOSSES, OBJECTIVES, SNAPSHOTS, SUMMARY, snapshot_dir
 from strata.training.data import training_set
-from strata.training.loop import SNAPSHOTS, fit, snapshot_dir
+from strata.training.loop import fit
 
 log = logging.getLogger(__name__)
 # Keys of the train block every objective shares (the rest are the objective's own).

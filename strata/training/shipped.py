@@ -25,8 +25,7 @@ from strata.models.seeds import expand_models
 from strata.models.series import identity
 from strata.provenance import code_version, sha256_file
 from strata.schema import ConfigError
-from strata.training import SUMMARY
-from strata.training.loop import SNAPSHOTS, snapshot_dir
+from strata.training import SNAPSHOTS, SUMMARY, snapshot_dir
 
 SUMS = "SHA256SUMS"
 SHIPPED = "shipped.json"

@@ -12,8 +12,7 @@ from training_setup import EPOCHS, SNAPSHOTS
 from strata.io import read_json
 from strata.models.card import load_model
 from strata.models.registry import get_family
-from strata.training import LOSSES, SUMMARY
-from strata.training.loop import snapshot_dir
+from strata.training import LOSSES, SUMMARY, snapshot_dir
 
 
 def test_the_summary_gives_each_snapshot_its_step_and_mean_loss(trained_run):
