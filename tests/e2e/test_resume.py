@@ -109,7 +109,7 @@ def training_config() -> dict:
     default = single_seed(yaml.safe_load((ROOT / "config.yaml").read_text()))["models"]
     ecapa = default["ecapa_aam"]
     ecapa["config"].update(channels=[16, 16, 16, 16, 48], lin_neurons=16)
-    ecapa["train"].update(epochs=EPOCHS, batch_size=8, dataset="embedded")
+    ecapa["train"].update(epochs=EPOCHS, batch_size=8, dataset="embedded", snapshots=[0, 1, EPOCHS])
     config["models"] = {"ecapa": ecapa}
     config["training"] = {"checkpoints": "train"}
     return config
