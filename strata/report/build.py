@@ -355,9 +355,8 @@ def build_report(
     )
     written = list(zip((verdict_table(verdicts), best), out_tables or (), strict=False))
     written += list(zip((scores, similar), out_dynamics or (), strict=False))
-    if written:
-        for table, path in written:
-            with atomic_path(path) as tmp:
-                table.to_csv(tmp, index=False, float_format="%.6g")
+    for table, path in written:
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)
