@@ -50,6 +50,7 @@ rule report:
             labels={"page": "results/report/dynamics.csv"},
         ),
         dynamics_similarity="results/report/dynamics_similarity.csv",
+        dynamics_claims="results/report/dynamics_claims.csv",
         figures=report(
             directory("results/report/figures"),
             patterns=figure_patterns(config["similarity"]["levels"], list(MEASURE_OF)),

@@ -38,6 +38,10 @@ with rule_logging(smk.log, smk.rule) as log:
         resampling=smk.params.resampling,
         out_tables=(Path(smk.output.verdicts), Path(smk.output.best_layers)),
         series=smk.params.series,
-        out_dynamics=(Path(smk.output.dynamics), Path(smk.output.dynamics_similarity)),
+        out_dynamics=(
+            Path(smk.output.dynamics),
+            Path(smk.output.dynamics_similarity),
+            Path(smk.output.dynamics_claims),
+        ),
     )
     log.info("report written to %s", smk.output.html)

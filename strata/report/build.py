@@ -212,9 +212,9 @@ def dynamics_section(
     judge_of: tuple[Judge, float, dict[str, str], list[str]],
     figure_dir: Path,
     source: str,
-) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame]:
-    """Per series: its heatmaps, similarity lines and phone claim over time; and the two
-    trajectory tables (probe scores, similarity) the figures read."""
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Per series: its heatmaps, similarity lines and phone claim over time; and its three
+    tables: the trajectories the figures read (probe scores, similarity) and the claims."""
     judge, alpha, roles, phone_tasks = judge_of
     scores = dynamics.probe_trajectories(tables, series)
     similar = dynamics.similarity_trajectories(similarity, series)
@@ -239,7 +239,7 @@ def dynamics_section(
             figures.append({"title": title, "png": png})
         claims = [o for o in onsets if o.series == name]
         sections.append({"series": name, "figures": figures, "claims": claims})
-    return sections, scores.drop(columns="order"), similar
+    return sections, [scores.drop(columns="order"), similar, dynamics.onset_table(onsets)]
 
 
 def build_report(
@@ -259,7 +259,7 @@ def build_report(
     resampling: dict[str, Any] | None = None,
     out_tables: tuple[Path, Path] | None = None,
     series: dict[str, list[tuple[str, int, str]]] | None = None,
-    out_dynamics: tuple[Path, Path] | None = None,
+    out_dynamics: tuple[Path, Path, Path] | None = None,
 ) -> None:
     """Render the report. ``probe_tables`` maps task name → aggregated table; ``tasks`` the
     tasks' config (what each measures), ``controls`` each model's random-init control,
@@ -268,7 +268,8 @@ def build_report(
     members, ``resampling`` the probe block's bootstrap settings; ``out_tables``, where the
     verdicts (one row per comparison) and the best layers go as CSV; ``series`` each checkpoint
     series (:mod:`strata.models.series`), whose in-between checkpoints only the "during
-    training" section shows, and ``out_dynamics`` where its two trajectory tables go as CSV."""
+    training" section shows, and ``out_dynamics`` where its trajectory tables (probe scores,
+    similarity) and its claims over time go as CSV."""
     series = series or {}
     every = {task: pd.read_parquet(path) for task, path in probe_tables.items()}
     hidden = dynamics.members_only(series)
@@ -319,7 +320,7 @@ def build_report(
     phone_tasks = [
         t for t in every if t in tasks and TASK_KINDS[tasks[t]["kind"]].layer_profile == "phones"
     ]
-    during, scores, similar = dynamics_section(
+    during, trajectories = dynamics_section(
         every,
         similarity,
         series,
@@ -354,7 +355,7 @@ def build_report(
         during=during,
     )
     written = list(zip((verdict_table(verdicts), best), out_tables or (), strict=False))
-    written += list(zip((scores, similar), out_dynamics or (), strict=False))
+    written += list(zip(trajectories, out_dynamics or (), strict=False))
     for table, path in written:
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")

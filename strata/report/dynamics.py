@@ -11,7 +11,7 @@ checkpoint on it holds (a paired test at every later checkpoint), or not within 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -130,6 +130,7 @@ class Onset:
     series: str
     claim: str
     outcomes: list[tuple[str, str]]  # (checkpoint, outcome)
+    evidence: list[str] = field(default_factory=list)  # per checkpoint: its paired tests
 
     @property
     def statement(self) -> str:
@@ -154,7 +155,9 @@ def phone_onsets(
     speech SSL: they peak in intermediate layers) tested at each checkpoint after the init."""
     onsets = []
     for name, members in series.items():
-        role = roles.get(members[-1][2]) or roles.get(name)  # trained: its objective's
+        # A trained series ends with the model itself (its objective's role); a user's series
+        # only has members, its role is configured on its name.
+        role = roles.get(members[-1][2]) or roles.get(name)
         if role is None:
             continue
         claim = (
@@ -163,13 +166,27 @@ def phone_onsets(
             else "phone information fades in deeper layers"
         )
         for task in phone_tasks:
-            outcomes = []
+            onset = Onset(name, f"{task}: {claim}", [])
             for label, _, model in members[1:]:
                 verdict = Verdict(claim, alpha=alpha)
                 phone_profile(judge, tables[task], task, model, role, verdict, "")
-                outcomes.append((label, verdict.outcome_of(False)))
-            onsets.append(Onset(name, f"{task}: {claim}", outcomes))
+                onset.outcomes.append((label, verdict.outcome_of(False)))
+                tests = [str(c) for c in verdict.by_seed.get("", [])]
+                onset.evidence.append("; ".join(tests + verdict.notes))
+            onsets.append(onset)
     return onsets
+
+
+def onset_table(onsets: list[Onset]) -> pd.DataFrame:
+    """One row per claim and checkpoint: its outcome, the paired tests behind it, and the
+    claim's statement over the series."""
+    columns = ["series", "claim", "checkpoint", "outcome", "evidence", "statement"]
+    rows = [
+        [o.series, o.claim, label, outcome, evidence, o.statement]
+        for o in onsets
+        for (label, outcome), evidence in zip(o.outcomes, o.evidence, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def members_only(series: Series) -> set[str]:

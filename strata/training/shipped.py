@@ -145,20 +145,28 @@ def ship(
         "shipped": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "reproduce": "make train (training.checkpoints: train)",
     }
+    trained = Path(trained)
+    missing = [e for e in snapshots if not snapshot_dir(trained, e).is_dir()]
+    if missing:
+        raise ConfigError(
+            f"models.{trained.name}.train.{SNAPSHOTS}",
+            f"{trained}: snapshots {missing} were not kept by its training "
+            "(add them to train.snapshots and retrain)",
+        )
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        # Snakemake's marker of a directory output is not part of the checkpoint; the
+        # snapshots are copied below, only those asked for.
+        top = Path(folder) == trained
+        return {n for n in names if n == ".snakemake_timestamp" or (top and n == SNAPSHOTS)}
+
     with atomic_dir(Path(dest)) as tmp:
-        # Snakemake's marker of a directory output is not part of the checkpoint.
-        left = {f"e{e}" for e in _kept(Path(trained))} - {f"e{e}" for e in snapshots}
-        skip = shutil.ignore_patterns(".snakemake_timestamp", *left)
         shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=skip)
-        if not snapshots:
-            shutil.rmtree(tmp / SNAPSHOTS, ignore_errors=True)
+        for epoch in snapshots:
+            shutil.copytree(snapshot_dir(trained, epoch), snapshot_dir(tmp, epoch))
         write_json(tmp / SHIPPED, info)
         write_sums(tmp)
     return info
-
-
-def _kept(trained: Path) -> list[int]:
-    return [s["epoch"] for s in read_json(trained / SUMMARY).get(SNAPSHOTS, [])]
 
 
 def series_snapshots(configs: list[Path]) -> dict[str, set[int]]:

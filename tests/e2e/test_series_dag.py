@@ -13,6 +13,7 @@ import torch
 from conftest import run_dag, tiny_config
 
 from strata.features.shards import read_shard
+from strata.report.contrasts import MIXED, ORDER
 
 pytestmark = pytest.mark.e2e
 EPOCHS = [0, 1, 2]
@@ -81,6 +82,13 @@ def test_the_report_reads_each_checkpoint_in_training_order(series_run):
     similar = pd.read_csv(report / "dynamics_similarity.csv")
     last = similar[similar["model"] == "wavlm_mp"]
     assert (last["to_final"] == 1.0).all() and last["to_init"].between(-1, 1).all()
+    claims = pd.read_csv(report / "dynamics_claims.csv", keep_default_na=False)
+    for (name, claim), rows in claims.groupby(["series", "claim"]):
+        # tested at every checkpoint after the init, each with the paired tests behind it
+        expected = ["e1", "e2"] if name == "wavlm_mp" else ["s900", "s1000"]
+        assert list(rows["checkpoint"]) == expected and (rows["evidence"] != "").all()
+        assert f"{claim}: <b>{rows['statement'].iloc[0]}</b>" in html
+        assert set(rows["outcome"]) <= {*ORDER, MIXED}
     # the in-between checkpoint is in the trajectories, not in the main verdicts and tables
     assert "wavlm_mp@e1" not in (report / "best_layers.csv").read_text()
 

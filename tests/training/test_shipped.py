@@ -169,6 +169,9 @@ def test_only_the_snapshots_a_series_reads_are_shipped_and_a_missing_one_is_name
         check_snapshot(dest, model, 1)
     ship(trained, dest / model, dataset_of(model))
     assert not (dest / model / "snapshots").exists()
+    with pytest.raises(ConfigError, match=rf"{model}: snapshots \[5\] were not kept"):
+        ship(trained, tmp_path / "elsewhere", dataset_of(model), snapshots=[2, 5])
+    assert not (tmp_path / "elsewhere").exists()  # nothing half-written
 
 
 def test_make_train_ships_the_snapshots_of_the_dynamics_series():
