@@ -83,10 +83,12 @@ bench: setup-dev voices
 	$(PY) -m strata.benchmarks --out docs/benchmarks.md
 
 # Rewrite the README's and docs/' generated blocks; RUN=<dir of a finished default run> first
-# replaces docs/runs/default/ with that run's tables and runs the docs' examples in it.
+# replaces docs/runs/default/ with that run's tables and runs the docs' examples in it, and
+# DYNAMICS=<dir of a finished configs/dynamics.yaml run> replaces docs/runs/dynamics/.
 RUN ?=
+DYNAMICS ?=
 docs: setup-dev
-	$(PY) -m strata.docs $(if $(RUN),--snapshot $(RUN))
+	$(PY) -m strata.docs $(if $(RUN),--snapshot $(RUN)) $(if $(DYNAMICS),--dynamics $(DYNAMICS))
 
 # A study's cost before the spend (CONFIG=configs/paper.yaml): nothing is fetched or run.
 CONFIG ?= config.yaml

@@ -52,6 +52,14 @@ class Sources:
     def rules(self) -> pd.DataFrame:
         return pd.read_csv(self.snapshot / "rules.csv")
 
+    @cached_property
+    def dynamics(self) -> Path:
+        """The snapshot of a finished configs/dynamics.yaml run (its run.json and tables)."""
+        return self.root / "docs" / "runs" / "dynamics"
+
+    def dynamics_table(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.dynamics / name, keep_default_na=False, na_values=[""])
+
 
 Renderer = Callable[[Sources], str]
 BLOCKS: dict[str, Renderer] = {}

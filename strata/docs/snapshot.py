@@ -38,8 +38,8 @@ def code_version(workdir: Path) -> str:
     return json.loads(card.read_text())["provenance"]["code_version"]
 
 
-def take_snapshot(workdir: Path, dest: Path) -> dict:
-    """Copy a finished default run's tables, figure and facts from ``workdir`` into ``dest``."""
+def run_facts(workdir: Path) -> dict:
+    """The facts of the last finished run in ``workdir``; a dirty tree's run is refused."""
     logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
     finished = [log for log in logs if "steps (100%) done" in log.read_text()]
     if not finished:
@@ -47,6 +47,12 @@ def take_snapshot(workdir: Path, dest: Path) -> dict:
     facts = {**log_facts(finished[-1]), "code_version": code_version(workdir)}
     if facts["code_version"].endswith("-dirty"):
         raise ValueError(f"{workdir}: the run was made from a dirty tree ({facts['code_version']})")
+    return facts
+
+
+def take_snapshot(workdir: Path, dest: Path) -> dict:
+    """Copy a finished default run's tables, figure and facts from ``workdir`` into ``dest``."""
+    facts = run_facts(workdir)
     report, summary = workdir / "results" / "report", workdir / "results" / "probes" / "summary"
     if dest.exists():
         shutil.rmtree(dest)
@@ -58,5 +64,22 @@ def take_snapshot(workdir: Path, dest: Path) -> dict:
     shutil.copy(report / "figures" / FIGURE, dest / FIGURE)
     rules = summarise_benchmarks(workdir / "benchmarks")
     rules.to_csv(dest / "rules.csv", index=False)
+    write_json(dest / "run.json", facts)
+    return facts
+
+
+# What docs/dynamics.md cites from a finished run of configs/dynamics.yaml.
+DYNAMICS_TABLES = ("dynamics.csv", "dynamics_similarity.csv", "dynamics_claims.csv")
+
+
+def take_dynamics_snapshot(workdir: Path, dest: Path) -> dict:
+    """Copy a finished series run's trajectory and claim tables and facts into ``dest``."""
+    facts = run_facts(workdir)
+    report = workdir / "results" / "report"
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in DYNAMICS_TABLES:
+        shutil.copy(report / name, dest / name)
     write_json(dest / "run.json", facts)
     return facts

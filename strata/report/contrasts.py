@@ -87,9 +87,9 @@ class Comparison:
             return f"{self.label}: {self.settled}"
         if not np.isfinite(d.p):
             return f"{self.label}: Δ {d.value:+.3f} (too few units to test)"
+        holm = f", Holm {self.p_adjusted:.2g}" if np.isfinite(self.p_adjusted) else ""
         return (
-            f"{self.label}: Δ {d.value:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}], "
-            f"p {d.p:.2g}, Holm {self.p_adjusted:.2g}"
+            f"{self.label}: Δ {d.value:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}], p {d.p:.2g}{holm}"
         )
 
 

@@ -152,7 +152,8 @@ def phone_onsets(
     alpha: float,
 ) -> list[Onset]:
     """The phone claim of each series' role (speaker models: phones fade in deeper layers;
-    speech SSL: they peak in intermediate layers) tested at each checkpoint after the init."""
+    speech SSL: they peak in intermediate layers) tested at each checkpoint, the init
+    included: a claim that already holds at the init is the architecture's, not training's."""
     onsets = []
     for name, members in series.items():
         # A trained series ends with the model itself (its objective's role); a user's series
@@ -167,7 +168,7 @@ def phone_onsets(
         )
         for task in phone_tasks:
             onset = Onset(name, f"{task}: {claim}", [])
-            for label, _, model in members[1:]:
+            for label, _, model in members:  # the init too: a claim it holds is not learnt
                 verdict = Verdict(claim, alpha=alpha)
                 phone_profile(judge, tables[task], task, model, role, verdict, "")
                 onset.outcomes.append((label, verdict.outcome_of(False)))

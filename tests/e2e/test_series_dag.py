@@ -84,8 +84,8 @@ def test_the_report_reads_each_checkpoint_in_training_order(series_run):
     assert (last["to_final"] == 1.0).all() and last["to_init"].between(-1, 1).all()
     claims = pd.read_csv(report / "dynamics_claims.csv", keep_default_na=False)
     for (name, claim), rows in claims.groupby(["series", "claim"]):
-        # tested at every checkpoint after the init, each with the paired tests behind it
-        expected = ["e1", "e2"] if name == "wavlm_mp" else ["s900", "s1000"]
+        # tested at every checkpoint, the init too, each with the paired tests behind it
+        expected = ["e0", "e1", "e2"] if name == "wavlm_mp" else ["s50", "s900", "s1000"]
         assert list(rows["checkpoint"]) == expected and (rows["evidence"] != "").all()
         assert f"{claim}: <b>{rows['statement'].iloc[0]}</b>" in html
         assert set(rows["outcome"]) <= {*ORDER, MIXED}
