@@ -10,6 +10,7 @@ import pytest
 
 import strata.docs.committed  # noqa: F401
 import strata.docs.default_run  # noqa: F401
+import strata.docs.dynamics_run  # noqa: F401
 from strata.docs.blocks import BLOCKS, Sources, render_file, stale
 from strata.docs.snapshot import log_facts, take_snapshot
 from strata.report.results import results_markdown

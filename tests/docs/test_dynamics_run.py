@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from strata.docs.blocks import BLOCKS, Sources
 from strata.docs.dynamics_run import best_on_dev
 from strata.docs.snapshot import DYNAMICS_TABLES, take_dynamics_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = ROOT / "docs" / "runs" / "dynamics"
 
 LOG = """Building DAG of jobs...
   Date: 2026-12-07 18:06:35
@@ -61,3 +66,28 @@ def test_the_series_snapshot_keeps_its_tables_and_facts_and_refuses_a_dirty_tree
     fake_series_run(tmp_path / "dirty", "0.1.0+abc123-dirty")
     with pytest.raises(ValueError, match="dirty tree"):
         take_dynamics_snapshot(tmp_path / "dirty", tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("series", "checkpoint", "sentence"),
+    [
+        ("ecapa_aam_s0", "e0", "the speaker fade holds at the init"),
+        ("wavlm_mp_s0", "e6", "the intermediate peak holds at one in-between checkpoint only"),
+    ],
+)
+def test_findings_refuse_a_series_run_that_contradicts_their_prose(
+    tmp_path, series, checkpoint, sentence
+):
+    """Flip one checkpoint's outcome: the sentence resting on it stops `make docs`."""
+    shutil.copytree(SNAPSHOT, tmp_path / "docs" / "runs" / "dynamics")
+    path = tmp_path / "docs" / "runs" / "dynamics" / "dynamics_claims.csv"
+    claims = pd.read_csv(path, keep_default_na=False)
+    row = (claims["series"] == series) & (claims["checkpoint"] == checkpoint)
+    assert row.sum() == 1
+    claims.loc[row, "outcome"] = (
+        "within noise" if claims.loc[row, "outcome"].item() == "reproduced" else "reproduced"
+    )
+    claims.to_csv(path, index=False)
+    BLOCKS["dynamics-claims"](Sources(tmp_path))  # the table itself just shows it
+    with pytest.raises(ValueError, match=sentence):
+        BLOCKS["dynamics-findings"](Sources(tmp_path))
