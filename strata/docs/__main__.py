@@ -13,7 +13,7 @@ from pathlib import Path
 import strata.docs.committed  # noqa: F401  (registers its blocks)
 import strata.docs.default_run  # noqa: F401
 import strata.docs.dynamics_run  # noqa: F401
-from strata.docs.blocks import stale, write
+from strata.docs.blocks import Sources, stale, write
 from strata.docs.examples import run_examples
 from strata.docs.snapshot import EXAMPLES, take_dynamics_snapshot, take_snapshot
 from strata.io import write_json
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(dest / EXAMPLES, run_examples(args.root, args.snapshot))
         print(f"snapshot of {args.snapshot}: {facts}; the docs' Python examples ran in it")
     if args.dynamics:
-        facts = take_dynamics_snapshot(args.dynamics, args.root / "docs" / "runs" / "dynamics")
+        facts = take_dynamics_snapshot(args.dynamics, Sources(args.root).dynamics)
         print(f"snapshot of {args.dynamics}: {facts}")
     for name in write(args.root):
         print(f"rewrote {name}")

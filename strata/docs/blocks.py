@@ -26,9 +26,11 @@ class Sources:
 
     root: Path
     snapshot: Path = field(init=False)
+    dynamics: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.snapshot = self.root / "docs" / "runs" / "default"
+        self.dynamics = self.root / "docs" / "runs" / "dynamics"
 
     @cached_property
     def run(self) -> dict:
@@ -52,12 +54,24 @@ class Sources:
     def rules(self) -> pd.DataFrame:
         return pd.read_csv(self.snapshot / "rules.csv")
 
+    # The snapshot of a finished configs/dynamics.yaml run: its facts and the report's tables.
     @cached_property
-    def dynamics(self) -> Path:
-        """The snapshot of a finished configs/dynamics.yaml run (its run.json and tables)."""
-        return self.root / "docs" / "runs" / "dynamics"
+    def dynamics_run(self) -> dict:
+        return read_json(self.dynamics / "run.json")
 
-    def dynamics_table(self, name: str) -> pd.DataFrame:
+    @cached_property
+    def dynamics_scores(self) -> pd.DataFrame:
+        return self._dynamics_table("dynamics.csv")
+
+    @cached_property
+    def dynamics_similarity(self) -> pd.DataFrame:
+        return self._dynamics_table("dynamics_similarity.csv")
+
+    @cached_property
+    def dynamics_claims(self) -> pd.DataFrame:
+        return self._dynamics_table("dynamics_claims.csv")
+
+    def _dynamics_table(self, name: str) -> pd.DataFrame:
         return pd.read_csv(self.dynamics / name, keep_default_na=False, na_values=[""])
 
 

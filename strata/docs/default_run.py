@@ -32,15 +32,16 @@ def seeds_reproduced(sources: Sources, claim_start: str) -> tuple[int, int]:
     return int((seeds["seed_adjusted"] == "reproduced").sum()), len(seeds)
 
 
-def commit(sources: Sources) -> str:
-    return sources.run["code_version"].split("+")[1]
+def commit(run: dict) -> str:
+    """The commit of a snapshot's ``run.json`` (its code version is ``<version>+<commit>``)."""
+    return run["code_version"].split("+")[1]
 
 
 @block("default-run")
 def default_run(sources: Sources) -> str:
     run = sources.run
     return (
-        f"From a fresh clone's `make run` of commit `{commit(sources)}` ({run['date']}, "
+        f"From a fresh clone's `make run` of commit `{commit(run)}` ({run['date']}, "
         f"{run['cores']} cores, nothing else running): {run['jobs']} jobs, "
         f"**{run['wall_seconds'] / 60:.1f} min** of Snakemake wall time once the environment "
         "was installed."

@@ -8,14 +8,10 @@ import re
 import pandas as pd
 
 from strata.docs.blocks import Sources, block
-from strata.docs.default_run import require
+from strata.docs.default_run import commit, require
 from strata.report.contrasts import best_row
 
 PHONES = "phones"
-
-
-def _scores(sources: Sources) -> pd.DataFrame:
-    return sources.dynamics_table("dynamics.csv")
 
 
 def best_on_dev(scores: pd.DataFrame) -> pd.DataFrame:
@@ -36,10 +32,9 @@ def best_on_dev(scores: pd.DataFrame) -> pd.DataFrame:
 
 @block("dynamics-run")
 def dynamics_run(sources: Sources) -> str:
-    run = pd.read_json(sources.dynamics / "run.json", typ="series")
-    commit = run["code_version"].split("+")[1]
+    run = sources.dynamics_run
     return (
-        f"From a fresh clone's run of `configs/dynamics.yaml` at commit `{commit}` "
+        f"From a fresh clone's run of `configs/dynamics.yaml` at commit `{commit(run)}` "
         f"({run['date']}, {run['cores']} cores, nothing else running): {run['jobs']} jobs, "
         f"**{run['wall_seconds'] / 60:.1f} min** of Snakemake wall time once the environment "
         "was installed (`make setup`)."
@@ -48,7 +43,7 @@ def dynamics_run(sources: Sources) -> str:
 
 @block("dynamics-claims")
 def dynamics_claims(sources: Sources) -> str:
-    claims = sources.dynamics_table("dynamics_claims.csv")
+    claims = sources.dynamics_claims
     rows = [
         {
             "series": f"`{name}`",
@@ -65,8 +60,7 @@ def dynamics_claims(sources: Sources) -> str:
 
 @block("dynamics-phones")
 def dynamics_phones(sources: Sources) -> str:
-    best = best_on_dev(_scores(sources))
-    best = best[best["task"] == PHONES].drop(columns=["task", "layers"])
+    best = _phones(sources).drop(columns=["task", "layers", "gap"])
     best["series"] = [f"`{s}`" for s in best["series"]]
     best["best layer (dev)"] = [f"`{s}`" for s in best["best layer (dev)"]]
     return best.to_markdown(index=False, floatfmt=".3f")
@@ -74,13 +68,13 @@ def dynamics_phones(sources: Sources) -> str:
 
 def _phones(sources: Sources) -> pd.DataFrame:
     """best_on_dev of the phone task, with the last layer's gap to the best (test PER)."""
-    best = best_on_dev(_scores(sources))
+    best = best_on_dev(sources.dynamics_scores)
     best = best[best["task"] == PHONES].reset_index(drop=True)
     return best.assign(gap=best["last layer"] - best["its test"])
 
 
 def _outcomes(sources: Sources, series: str) -> dict[str, str]:
-    claims = sources.dynamics_table("dynamics_claims.csv")
+    claims = sources.dynamics_claims
     rows = claims[(claims["series"] == series) & claims["claim"].str.startswith(PHONES)]
     return dict(zip(rows["checkpoint"], rows["outcome"], strict=True))
 
@@ -90,13 +84,15 @@ WAVLM = "wavlm_mp_s0"
 
 @block("dynamics-findings")
 def dynamics_findings(sources: Sources) -> str:
-    return "\n".join(
-        [_speaker_finding(sources), _wavlm_finding(sources), _similarity_finding(sources)]
-    )
-
-
-def _speaker_finding(sources: Sources) -> str:
     phones = _phones(sources)
+    return "\n".join([
+        _speaker_finding(sources, phones),
+        _wavlm_finding(sources, phones[phones["series"] == WAVLM]),
+        _similarity_finding(sources),
+    ])  # fmt: skip
+
+
+def _speaker_finding(sources: Sources, phones: pd.DataFrame) -> str:
     speakers = [s for s in phones["series"].unique() if s.startswith("ecapa_")]
     ends = {s: phones[phones["series"] == s].iloc[[0, -1]] for s in speakers}
     outcomes = {s: _outcomes(sources, s) for s in speakers}
@@ -130,14 +126,12 @@ def _speaker_finding(sources: Sources) -> str:
     )
 
 
-def _wavlm_finding(sources: Sources) -> str:
-    wavlm = _phones(sources)
-    wavlm = wavlm[wavlm["series"] == WAVLM]
+def _wavlm_finding(sources: Sources, wavlm: pd.DataFrame) -> str:
     held = [c for c, o in _outcomes(sources, WAVLM).items() if o == "reproduced"]
     require(len(held) == 1 and held[0] != wavlm["checkpoint"].iloc[-1],
             "the intermediate peak holds at one in-between checkpoint only")  # fmt: skip
     peak, last = wavlm[wavlm["checkpoint"] == held[0]].iloc[0], wavlm.iloc[-1]
-    scores = _scores(sources)
+    scores = sources.dynamics_scores
     scores = scores[(scores["task"] == PHONES) & (scores["series"] == WAVLM)]
     per = scores.pivot_table(index="layer_index", columns="at", values="test")
     require(bool((per.iloc[:, -1] < per.iloc[:, 0]).all()), "every wavlm layer learns phones")
@@ -163,7 +157,7 @@ def _wavlm_finding(sources: Sources) -> str:
 def _paired(sources: Sources, series: str, checkpoint: str, layer: str) -> tuple[float, ...]:
     """The phone claim's paired test (Δ, CI) of a checkpoint's best layer against ``layer``,
     as the claims table records it."""
-    claims = sources.dynamics_table("dynamics_claims.csv")
+    claims = sources.dynamics_claims
     row = claims[(claims["series"] == series) & (claims["checkpoint"] == checkpoint)]
     number = r"([+-]\d+\.\d+)"
     found = re.search(rf"/{layer}: Δ {number} \[{number}, {number}\]", row["evidence"].iloc[0])
@@ -173,7 +167,7 @@ def _paired(sources: Sources, series: str, checkpoint: str, layer: str) -> tuple
 
 def _drops(sources: Sources, speakers: list[str]) -> str:
     """Each speaker series' PER drop, init to last epoch, at its first and last layer."""
-    scores = _scores(sources)
+    scores = sources.dynamics_scores
     parts = []
     for name in speakers:
         rows = scores[(scores["series"] == name) & (scores["task"] == PHONES)]
@@ -191,7 +185,7 @@ def _span(scores: pd.DataFrame, checkpoint: str) -> str:
 
 
 def _similarity_finding(sources: Sources) -> str:
-    sim = sources.dynamics_table("dynamics_similarity.csv")
+    sim = sources.dynamics_similarity
     wavlm = sim[sim["series"] == WAVLM]
     order = list(dict.fromkeys(wavlm["checkpoint"]))
     early = wavlm[wavlm["checkpoint"] == order[1]].set_index("layer")

@@ -135,17 +135,17 @@ def ship(
     """Copy one training output ``trained`` to ``dest`` with its sums and ``shipped.json``,
     of its kept snapshots only ``snapshots`` (the repository stays small); refuse one trained
     from code that is not a commit."""
-    summary = read_json(Path(trained) / SUMMARY)
+    trained = Path(trained)
+    summary = read_json(trained / SUMMARY)
     version = summary.get("provenance", {}).get("code_version", "none recorded")
     require_committed(version, f"{trained}/{SUMMARY}")
     info = {
-        "model": Path(trained).name,
+        "model": trained.name,
         "dataset_config": dict(dataset),
         "machine": f"{platform.node()} ({platform.machine()}, {platform.system()})",
         "shipped": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "reproduce": "make train (training.checkpoints: train)",
     }
-    trained = Path(trained)
     missing = [e for e in snapshots if not snapshot_dir(trained, e).is_dir()]
     if missing:
         raise ConfigError(
